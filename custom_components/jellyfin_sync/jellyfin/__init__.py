@@ -1,0 +1,1 @@
+"""Async Jellyfin client used by Jellyfin Sync (no Home Assistant imports)."""

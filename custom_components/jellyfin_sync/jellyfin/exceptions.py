@@ -1,0 +1,48 @@
+"""Exceptions raised by the Jellyfin client.
+
+Callers catch :class:`JellyfinError` for "anything went wrong" and the subclasses
+to act on a cause: retry later (connection, timeout, server error), ask the user for a
+new API key (authentication), skip an item (not found), or report a broken server
+(invalid response). Messages never contain the API key.
+"""
+
+
+class JellyfinError(Exception):
+    """Base class of every error the client raises."""
+
+
+class JellyfinConnectionError(JellyfinError):
+    """The server could not be reached (refused, DNS, TLS, reset)."""
+
+
+class JellyfinTimeoutError(JellyfinConnectionError):
+    """The server did not answer within the request timeout."""
+
+
+class JellyfinAuthError(JellyfinError):
+    """The server rejected the API key (401) or refused the action (403)."""
+
+
+class JellyfinNotFoundError(JellyfinError):
+    """The user or item does not exist on the server (404)."""
+
+
+class JellyfinServerError(JellyfinError):
+    """The server answered with a 5xx status."""
+
+
+class JellyfinStartingError(JellyfinServerError):
+    """The server is starting or migrating (503); try again later."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        """Keep the server's Retry-After hint (seconds) when it sent one."""
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JellyfinResponseError(JellyfinError):
+    """The answer is not what Jellyfin sends (not JSON, wrong shape, not Jellyfin)."""
+
+
+class JellyfinUnsupportedError(JellyfinError):
+    """The server's version cannot do what was asked (e.g. set a position on 10.8)."""
