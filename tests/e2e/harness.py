@@ -1,0 +1,270 @@
+"""Run a real Home Assistant process for end-to-end tests.
+
+`HomeAssistantProcess` writes a fresh configuration folder, links the integration from
+the working tree into it, starts ``python -m homeassistant`` on a free loopback port in
+its own process group, completes onboarding over HTTP exactly as the frontend does, and
+hands out an access token. ``stop()`` ends the whole process group, so nothing is left
+running even when a test fails.
+"""
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+import signal
+import socket
+import sys
+import time
+from typing import Any, Self
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[2]
+INTEGRATION = REPO / "custom_components" / "jellyfin_sync"
+USERNAME = "e2e"
+PASSWORD = "e2e-password-123"
+
+CONFIGURATION = """\
+homeassistant:
+  name: Jellyfin Sync e2e
+  unit_system: metric
+  time_zone: UTC
+  country: DE
+  currency: EUR
+  latitude: 52.52
+  longitude: 13.40
+  elevation: 34
+
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+
+frontend:
+config:
+webhook:
+
+logger:
+  default: warning
+  logs:
+    custom_components.jellyfin_sync: debug
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class HomeAssistantProcess:
+    """A Home Assistant process with a throwaway configuration folder."""
+
+    def __init__(self, config_dir: Path, port: int | None = None) -> None:
+        """Prepare (but do not start) an instance in ``config_dir``."""
+        self.config_dir = config_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.client_id = f"{self.url}/"
+        self.token: str | None = None
+        self.refresh_token: str | None = None
+        self._process: asyncio.subprocess.Process | None = None
+        self.log_path = config_dir / "e2e-stdout.log"
+
+    def write_config(self) -> None:
+        """Write configuration.yaml and link the integration from the working tree."""
+        custom = self.config_dir / "custom_components"
+        custom.mkdir(parents=True, exist_ok=True)
+        link = custom / "jellyfin_sync"
+        if not link.exists():
+            link.symlink_to(INTEGRATION, target_is_directory=True)
+        (self.config_dir / "configuration.yaml").write_text(
+            CONFIGURATION.format(port=self.port)
+        )
+
+    async def start(self, *, startup_seconds: float = 90) -> None:
+        """Start the process and wait until its HTTP API answers."""
+        self.write_config()
+        with self.log_path.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "homeassistant",
+                "--config",
+                str(self.config_dir),
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        deadline = time.monotonic() + startup_seconds
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if self._process.returncode is not None:
+                    raise RuntimeError(
+                        f"Home Assistant exited with {self._process.returncode}:\n{self.log_tail()}"
+                    )
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{self.url}/api/onboarding") as resp:
+                        if resp.status == 200:
+                            return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Home Assistant did not start:\n{self.log_tail()}"
+                    )
+                await asyncio.sleep(0.5)
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of the process output (for failure messages)."""
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(
+            self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        )
+
+    def log_text(self) -> str:
+        """Everything the process wrote, including home-assistant.log."""
+        text = (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
+        ha_log = self.config_dir / "home-assistant.log"
+        if ha_log.exists():
+            text += ha_log.read_text(errors="replace")
+        return text
+
+    async def stop(self) -> None:
+        """Stop Home Assistant (SIGTERM, then SIGKILL) with its whole process group."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(20):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+
+    async def restart(self) -> None:
+        """Stop and start again with the same configuration folder (state survives)."""
+        await self.stop()
+        await self.start()
+        await self.login()
+
+    async def onboard(self) -> None:
+        """Create the owner account and finish onboarding like the frontend does."""
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{self.url}/api/onboarding/users",
+                json={
+                    "client_id": self.client_id,
+                    "name": "E2E",
+                    "username": USERNAME,
+                    "password": PASSWORD,
+                    "language": "en",
+                },
+            ) as resp:
+                resp.raise_for_status()
+                auth_code = (await resp.json())["auth_code"]
+            await self._exchange(
+                session, {"grant_type": "authorization_code", "code": auth_code}
+            )
+            for step, body in (
+                ("core_config", {}),
+                ("analytics", {}),
+                (
+                    "integration",
+                    {
+                        "client_id": self.client_id,
+                        "redirect_uri": f"{self.url}/?auth_callback=1",
+                    },
+                ),
+            ):
+                async with session.post(
+                    f"{self.url}/api/onboarding/{step}", json=body, headers=self.headers
+                ) as resp:
+                    resp.raise_for_status()
+
+    async def login(self) -> None:
+        """Log in with the owner's password (after a restart)."""
+        async with aiohttp.ClientSession() as session:
+            async with session.post(
+                f"{self.url}/auth/login_flow",
+                json={
+                    "client_id": self.client_id,
+                    "handler": ["homeassistant", None],
+                    "redirect_uri": f"{self.url}/",
+                },
+            ) as resp:
+                resp.raise_for_status()
+                flow_id = (await resp.json())["flow_id"]
+            async with session.post(
+                f"{self.url}/auth/login_flow/{flow_id}",
+                json={
+                    "client_id": self.client_id,
+                    "username": USERNAME,
+                    "password": PASSWORD,
+                },
+            ) as resp:
+                resp.raise_for_status()
+                code = (await resp.json())["result"]
+            await self._exchange(
+                session, {"grant_type": "authorization_code", "code": code}
+            )
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, data: dict[str, str]
+    ) -> None:
+        async with session.post(
+            f"{self.url}/auth/token", data={**data, "client_id": self.client_id}
+        ) as resp:
+            resp.raise_for_status()
+            tokens = await resp.json()
+        self.token = tokens["access_token"]
+        self.refresh_token = tokens.get("refresh_token")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Authorization header for the REST API."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """Call the REST API; returns (status, decoded JSON or text)."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, f"{self.url}{path}", headers=self.headers, **kwargs
+            ) as resp,
+        ):
+            if resp.content_type == "application/json":
+                return resp.status, await resp.json()
+            return resp.status, await resp.text()
+
+    async def websocket(self, message: dict[str, Any]) -> Any:
+        """Send one websocket command (as the frontend does) and return its result."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(f"{self.url}/api/websocket") as ws,
+        ):
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            auth = await ws.receive_json()
+            if auth.get("type") != "auth_ok":
+                raise RuntimeError(f"websocket authentication failed: {auth}")
+            await ws.send_json({"id": 1, **message})
+            reply = await ws.receive_json()
+            if not reply.get("success"):
+                raise RuntimeError(f"websocket command failed: {reply}")
+            return reply["result"]
+
+    async def __aenter__(self) -> Self:
+        """Start and onboard."""
+        await self.start()
+        await self.onboard()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop, whatever happened."""
+        await self.stop()
