@@ -24,6 +24,8 @@ from .exceptions import JellyfinResponseError
 
 #: Jellyfin's ``UserItemData.MinLikeValue``: a rating at or above it reads as "likes".
 MIN_LIKE_VALUE = 6.5
+#: Oldest Jellyfin release the client supports (``/Users/{id}/...`` routes).
+MIN_SUPPORTED_VERSION = (10, 8)
 #: Ticks (100 ns) per second, Jellyfin's unit for positions and runtimes.
 TICKS_PER_SECOND = 10_000_000
 
@@ -56,6 +58,9 @@ class Capabilities:
     """Any 0-10 rating; otherwise only likes (10), dislikes (1) or clear."""
     set_last_played: bool
     """An arbitrary last-played date without other side effects."""
+    verify_writes: bool = False
+    """Writes must be read back: 10.11.0-10.11.9 could write stale values back
+    for fields a partial update did not send (jellyfin#14981, fixed in 10.11.10)."""
 
     @classmethod
     def for_version(cls, version: tuple[int, ...]) -> Self:
@@ -67,6 +72,7 @@ class Capabilities:
             set_play_count=generic,
             set_numeric_rating=generic,
             set_last_played=generic,
+            verify_writes=(10, 11, 0) <= version[:3] < (10, 11, 10),
         )
 
     @property
