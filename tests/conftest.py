@@ -2,6 +2,8 @@
 
 import pytest
 
+pytest_plugins = ["tests.simulator.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:

@@ -1,0 +1,1905 @@
+"""A simulated Jellyfin server (aiohttp) that behaves like Jellyfin 10.8 to 10.11.
+
+Behaviour follows ``shared/jellyfin/API-NOTES.md`` (section numbers cited in the
+docstrings); every request and response is checked against the official OpenAPI
+document of the simulated version by :mod:`tests.simulator.conformance`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import json
+import random
+import secrets
+import socket
+import time
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import unquote_plus
+import uuid
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from . import conformance
+from .library import LibrarySpec, SimItem, build_items, replaced_item
+from .userdata import (
+    RatingOutOfRangeError,
+    UserDataRow,
+    apply_update,
+    format_date,
+    mark_played,
+    mark_unplayed,
+    parse_date,
+    playback_progress,
+    playback_start,
+)
+
+JSON_TYPE = "application/json"
+ERROR_TEXT = "Error processing request."
+EMPTY_GUID = "0" * 32
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    """Parse ``"10.11.11"`` into ``(10, 11, 11)``."""
+    parts = [int(p) for p in version.split(".")]
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+class ApiError(Exception):
+    """An error answer: status plus Jellyfin's body for it."""
+
+    def __init__(self, status: int, text: str = ERROR_TEXT, *, problem: bool = False):
+        """Create the error; ``problem`` sends ASP.NET ProblemDetails JSON."""
+        super().__init__(status, text)
+        self.status = status
+        self.text = text
+        self.problem = problem
+
+    def response(self) -> web.Response:
+        """Build the HTTP response Jellyfin sends for this error."""
+        if self.problem:
+            titles = {400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
+            body = {
+                "type": "https://tools.ietf.org/html/rfc9110#section-15.5."
+                + {400: "1", 403: "4", 404: "5"}.get(self.status, "1"),
+                "title": titles.get(self.status, "Error"),
+                "status": self.status,
+                "traceId": f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-00",
+            }
+            return web.Response(
+                status=self.status,
+                body=json.dumps(body).encode(),
+                content_type="application/problem+json",
+                charset="utf-8",
+            )
+        if self.status == 401 and not self.text:
+            return web.Response(status=401)
+        return web.Response(status=self.status, text=self.text)
+
+
+def not_found() -> ApiError:
+    """``NotFound()`` of an ``[ApiController]``: 404 with ProblemDetails JSON."""
+    return ApiError(404, problem=True)
+
+
+def bad_request() -> ApiError:
+    """Model-binding failure: 400 with ProblemDetails JSON."""
+    return ApiError(400, problem=True)
+
+
+# --------------------------------------------------------------------------------------
+# Authentication (API-NOTES §1.1)
+
+
+@dataclass(slots=True)
+class Caller:
+    """Who made a request."""
+
+    token_present: bool = False
+    valid: bool = False
+    is_api_key: bool = False
+    user_id: str | None = None
+    is_admin: bool = False
+
+
+def _parse_auth_header(value: str, *, allow_emby: bool) -> dict[str, str] | None:
+    """Parse ``MediaBrowser Token="..", Client=".."`` (keys case-sensitive)."""
+    scheme, sep, rest = value.strip().partition(" ")
+    if not sep:
+        return None
+    schemes = {"mediabrowser", "emby"} if allow_emby else {"mediabrowser"}
+    if scheme.lower() not in schemes:
+        return None
+    params: dict[str, str] = {}
+    for part in rest.split(","):
+        key, eq, raw = part.strip().partition("=")
+        if not eq:
+            continue
+        params[key.strip()] = unquote_plus(raw.strip().strip('"'))
+    return params
+
+
+def find_token(request: web.Request, *, legacy: bool) -> str | None:
+    """Return the token as ``AuthorizationContext`` finds it, or None.
+
+    10.8-10.10 (and 10.11 with ``EnableLegacyAuthorization``): ``X-Emby-Authorization``
+    then ``Authorization`` (schemes MediaBrowser/Emby), ``X-Emby-Token``,
+    ``X-MediaBrowser-Token``, ``?ApiKey``, ``?api_key``. Without legacy: only
+    ``Authorization: MediaBrowser Token=..`` and ``?ApiKey``.
+    """
+    headers = request.headers
+    header_value = None
+    if legacy:
+        header_value = headers.get("X-Emby-Authorization") or headers.get(
+            "Authorization"
+        )
+    else:
+        header_value = headers.get("Authorization")
+    token = None
+    if header_value:
+        params = _parse_auth_header(header_value, allow_emby=legacy)
+        if params:
+            token = params.get("Token") or None
+    if token is None and legacy:
+        token = headers.get("X-Emby-Token") or headers.get("X-MediaBrowser-Token")
+    if token is None:
+        for key, value in request.query.items():
+            if key.lower() == "apikey" and value:
+                token = value
+                break
+    if token is None and legacy:
+        for key, value in request.query.items():
+            if key.lower() == "api_key" and value:
+                token = value
+                break
+    return token
+
+
+# --------------------------------------------------------------------------------------
+# Control surfaces
+
+
+class Faults:
+    """Fault injection for one server (all methods take effect immediately)."""
+
+    def __init__(self, server: SimulatedServer) -> None:
+        """Bind to a server."""
+        self._server = server
+        self.is_down = False
+        self.fail_remaining = 0
+        self.fail_status = 500
+        self.fail_probability = 0.0
+        self.fail_probability_status = 500
+        self.delay = 0.0
+        self.truncate_remaining = 0
+        self.invalid_json_remaining = 0
+        self.html_remaining = 0
+        self.key_revoked = False
+        self.is_starting = False
+        self._rng = random.Random(0)
+
+    def down(self) -> None:
+        """Stop listening and drop open connections: clients get connection errors."""
+        self.is_down = True
+        self._server._go_down()
+
+    def up(self) -> None:
+        """Listen again on the same port (accepting starts on the next loop turn)."""
+        self.is_down = False
+        self._server._go_up()
+
+    def fail_next(self, n: int, status: int = 500) -> None:
+        """Answer the next ``n`` requests with ``status`` (text body, like Jellyfin)."""
+        self.fail_remaining = n
+        self.fail_status = status
+
+    def fail_fraction(self, p: float, status: int = 500, *, seed: int = 0) -> None:
+        """Answer a fraction ``p`` of requests with ``status`` (seeded, repeatable)."""
+        self.fail_probability = p
+        self.fail_probability_status = status
+        self._rng = random.Random(seed)
+
+    def latency(self, seconds: float) -> None:
+        """Delay every answer by ``seconds``."""
+        self.delay = seconds
+
+    def truncate_next(self, n: int) -> None:
+        """Cut the next ``n`` bodies mid-way and close the connection."""
+        self.truncate_remaining = n
+
+    def invalid_json_next(self, n: int) -> None:
+        """Send a 200 ``application/json`` body that is not valid JSON ``n`` times."""
+        self.invalid_json_remaining = n
+
+    def html_next(self, n: int) -> None:
+        """Send an HTML 200 page instead of JSON ``n`` times (captive portal, proxy)."""
+        self.html_remaining = n
+
+    def revoke_key(self) -> None:
+        """Delete the API key on the server: authenticated routes answer 401."""
+        self.key_revoked = True
+
+    def restore_key(self) -> None:
+        """Undo :meth:`revoke_key`."""
+        self.key_revoked = False
+
+    def starting(self, on: bool = True) -> None:
+        """Simulate start-up/migrations: 503 for everything but ping (and 10.11 info)."""
+        self.is_starting = on
+
+    def clear(self) -> None:
+        """Remove every fault (and come back up when down)."""
+        if self.is_down:
+            self.up()
+        self.fail_remaining = 0
+        self.fail_probability = 0.0
+        self.delay = 0.0
+        self.truncate_remaining = 0
+        self.invalid_json_remaining = 0
+        self.html_remaining = 0
+        self.key_revoked = False
+        self.is_starting = False
+
+    def draw_failure(self) -> int | None:
+        """Return the status of an injected failure for this request, if any."""
+        if self.fail_remaining > 0:
+            self.fail_remaining -= 1
+            return self.fail_status
+        if self.fail_probability and self._rng.random() < self.fail_probability:
+            return self.fail_probability_status
+        return None
+
+
+@dataclass(slots=True)
+class RouteCounter:
+    """Traffic of one route."""
+
+    requests: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+@dataclass(slots=True)
+class Counters:
+    """Request and byte counters per route (``"GET /Items"``) and in total."""
+
+    routes: dict[str, RouteCounter] = field(default_factory=dict)
+
+    def add(self, route: str, bytes_in: int, bytes_out: int) -> None:
+        """Count one request."""
+        counter = self.routes.setdefault(route, RouteCounter())
+        counter.requests += 1
+        counter.bytes_in += bytes_in
+        counter.bytes_out += bytes_out
+
+    @property
+    def requests(self) -> int:
+        """Total requests."""
+        return sum(c.requests for c in self.routes.values())
+
+    @property
+    def bytes_in(self) -> int:
+        """Total request bytes (bodies)."""
+        return sum(c.bytes_in for c in self.routes.values())
+
+    @property
+    def bytes_out(self) -> int:
+        """Total response bytes (bodies)."""
+        return sum(c.bytes_out for c in self.routes.values())
+
+    def __getitem__(self, route: str) -> RouteCounter:
+        """Return one route's counter (zero when never called)."""
+        return self.routes.get(route, RouteCounter())
+
+
+#: The Handlebars template this project documents for the Webhook plugin's Generic
+#: destination (every value quoted, because Handlebars.Net renders booleans as
+#: ``True``/``False`` and Guids in dashed "D" format).
+DEFAULT_WEBHOOK_TEMPLATE = (
+    '{"NotificationType":"{{NotificationType}}","ServerId":"{{ServerId}}",'
+    '"ServerName":"{{ServerName}}","UserId":"{{UserId}}",'
+    '"NotificationUsername":"{{NotificationUsername}}","ItemId":"{{ItemId}}",'
+    '"ItemType":"{{ItemType}}","Name":"{{Name}}","SaveReason":"{{SaveReason}}",'
+    '"Played":"{{Played}}","PlayCount":"{{PlayCount}}",'
+    '"PlaybackPositionTicks":"{{PlaybackPositionTicks}}",'
+    '"Favorite":"{{Favorite}}","Likes":"{{Likes}}","Rating":"{{Rating}}",'
+    '"LastPlayedDate":"{{LastPlayedDate}}","UtcTimestamp":"{{UtcTimestamp}}",'
+    '"Provider_tmdb":"{{Provider_tmdb}}","Provider_imdb":"{{Provider_imdb}}",'
+    '"Provider_tvdb":"{{Provider_tvdb}}","SeriesName":"{{SeriesName}}",'
+    '"SeasonNumber":"{{SeasonNumber}}","EpisodeNumber":"{{EpisodeNumber}}"}'
+)
+
+
+def _render_value(value: Any) -> str:
+    """Render a value like Handlebars.Net (C# ``ToString()``, JSON-escaped here)."""
+    if isinstance(value, bool):
+        text = "True" if value else "False"
+    elif isinstance(value, datetime):
+        text = value.astimezone(UTC).strftime("%m/%d/%Y %H:%M:%S")
+    elif isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    else:
+        text = str(value)
+    return json.dumps(text)[1:-1]
+
+
+def render_template(template: str, data: dict[str, Any]) -> str:
+    """Render ``{{Name}}`` placeholders (missing values render empty)."""
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = template.find("{{", pos)
+        if start < 0:
+            out.append(template[pos:])
+            return "".join(out)
+        end = template.find("}}", start)
+        if end < 0:
+            out.append(template[pos:])
+            return "".join(out)
+        out.append(template[pos:start])
+        name = template[start + 2 : end].strip()
+        if name in data and data[name] is not None:
+            out.append(_render_value(data[name]))
+        pos = end + 2
+
+
+@dataclass(slots=True)
+class WebhookTarget:
+    """One configured Generic destination."""
+
+    url: str
+    template: str
+
+
+@dataclass(slots=True)
+class SaveEvent:
+    """One ``IUserDataManager.UserDataSaved`` event."""
+
+    user: str
+    item_id: str
+    reason: str
+    data: dict[str, Any]
+
+
+class Webhooks:
+    """The Webhook plugin: POSTs a rendered template on every user-data save."""
+
+    def __init__(self, server: SimulatedServer) -> None:
+        """Bind to a server."""
+        self._server = server
+        self.targets: list[WebhookTarget] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: ClientSession | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def add(self, url: str, template: str | None = None) -> None:
+        """Send ``UserDataSaved`` notifications to ``url``."""
+        self.targets.append(WebhookTarget(url, template or DEFAULT_WEBHOOK_TEMPLATE))
+
+    def clear(self) -> None:
+        """Remove every destination."""
+        self.targets.clear()
+
+    def notify(self, data: dict[str, Any]) -> None:
+        """Queue one notification per destination."""
+        for target in self.targets:
+            body = render_template(target.template, data)
+            task = asyncio.get_running_loop().create_task(self._post(target.url, body))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, url: str, body: str) -> None:
+        if self._session is None:
+            self._session = ClientSession(timeout=ClientTimeout(total=10))
+        try:
+            async with self._session.post(
+                url, data=body.encode(), headers={"Content-Type": JSON_TYPE}
+            ) as resp:
+                await resp.read()
+            self.sent += 1
+        except (OSError, TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001
+            # The plugin logs "Unable to send notification" and carries on.
+            self.failed += 1
+
+    async def drain(self) -> None:
+        """Wait until every queued notification was sent (or failed)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Finish pending notifications and close the HTTP session."""
+        await self.drain()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+@dataclass(slots=True)
+class SimUser:
+    """A Jellyfin user on one server."""
+
+    name: str
+    id: str
+    is_admin: bool
+    token: str
+    enable_user_preference_access: bool = True
+
+
+class Actor:
+    """Acts as one user on a server, through the same rules as the HTTP writes."""
+
+    def __init__(self, server: SimulatedServer, user: SimUser) -> None:
+        """Bind to a server and a user."""
+        self._server = server
+        self._user = user
+
+    def watch(self, item_id: str, date: datetime | None = None) -> dict[str, Any]:
+        """Play an item to the end: PlaybackStart then PlaybackFinished saves."""
+        server = self._server
+        item = server.require_item(item_id)
+        now = date or server.now()
+        row = server.row(self._user.id, item)
+        playback_start(row, now=now, resumable=False)
+        server.save(self._user, item, row, "PlaybackStart")
+        row = server.row(self._user.id, item)
+        row.played = True
+        row.playback_position_ticks = 0
+        row.last_played_date = now
+        server.save(self._user, item, row, "PlaybackFinished")
+        return server.user_data(self._user.name, item_id)
+
+    def start(self, item_id: str) -> dict[str, Any]:
+        """Start playback: play count up, last played now (PlaybackStart save)."""
+        server = self._server
+        item = server.require_item(item_id)
+        row = server.row(self._user.id, item)
+        playback_start(row, now=server.now(), resumable=True)
+        server.save(self._user, item, row, "PlaybackStart")
+        return server.user_data(self._user.name, item_id)
+
+    def progress(self, item_id: str, position_ticks: int) -> dict[str, Any]:
+        """Report a playback position (PlaybackProgress save, resume thresholds)."""
+        server = self._server
+        item = server.require_item(item_id)
+        row = server.row(self._user.id, item)
+        playback_progress(
+            row, position_ticks=position_ticks, runtime_ticks=item.runtime_ticks
+        )
+        server.save(self._user, item, row, "PlaybackProgress")
+        return server.user_data(self._user.name, item_id)
+
+    def mark_played(
+        self, item_id: str, date_played: datetime | None = None
+    ) -> dict[str, Any]:
+        """Toggle played on (TogglePlayed, the version's LastPlayedDate rule)."""
+        self._server.do_mark_played(self._user, item_id, date_played)
+        return self._server.user_data(self._user.name, item_id)
+
+    def mark_unplayed(self, item_id: str) -> dict[str, Any]:
+        """Toggle played off (TogglePlayed)."""
+        self._server.do_mark_unplayed(self._user, item_id)
+        return self._server.user_data(self._user.name, item_id)
+
+    def favorite(self, item_id: str, on: bool = True) -> dict[str, Any]:
+        """Set or clear the favourite flag (UpdateUserRating)."""
+        self._server.do_favorite(self._user, item_id, on)
+        return self._server.user_data(self._user.name, item_id)
+
+    def rate(self, item_id: str, rating: float | None) -> dict[str, Any]:
+        """Set a numeric rating 0-10 or clear it (UpdateUserData / rating delete)."""
+        server = self._server
+        item = server.require_item(item_id)
+        row = server.row(self._user.id, item)
+        row.set_rating(rating)
+        server.save(self._user, item, row, "UpdateUserRating")
+        return server.user_data(self._user.name, item_id)
+
+    def like(self, item_id: str, likes: bool | None) -> dict[str, Any]:
+        """Set likes (rating 10), dislikes (rating 1) or clear (UpdateUserRating)."""
+        self._server.do_likes(self._user, item_id, likes)
+        return self._server.user_data(self._user.name, item_id)
+
+    def set_user_data(self, item_id: str, **fields: Any) -> dict[str, Any]:
+        """Apply a generic update (``UpdateUserItemDataDto`` fields, any case).
+
+        Values: ``PlaybackPositionTicks``, ``PlayCount``, ``IsFavorite``, ``Likes``,
+        ``Played``, ``LastPlayedDate`` (datetime), ``Rating``. No side effects.
+        """
+        server = self._server
+        item = server.require_item(item_id)
+        row = server.row(self._user.id, item)
+        apply_update(row, {k.lower(): v for k, v in fields.items()})
+        server.save(self._user, item, row, "UpdateUserData")
+        return server.user_data(self._user.name, item_id)
+
+
+# --------------------------------------------------------------------------------------
+# The server
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """Where a served route is documented."""
+
+    doc: str
+    doc_path: str
+    user_in_path: bool = False
+    """The route has ``{userId}`` in the path but the document has ``?userId=``."""
+
+
+class SimulatedServer:
+    """One simulated Jellyfin server on 127.0.0.1.
+
+    Args:
+        name: the server name (``ServerName``).
+        version: the Jellyfin version, ``10.8.x`` to ``10.11.x``.
+        media_root: the media folder; part of every item path and hence item id.
+        library: what media the server holds (shared seed -> shared media).
+        users: user names; the first one is an administrator.
+        legacy_auth: None for the version's default; False for 12.0's rule
+            (only ``Authorization: MediaBrowser Token=..`` and ``?ApiKey=``). Only
+            10.11 has the switch.
+        drop_items: fraction of movies/episodes this server lacks.
+        extra_items: number of movies only this server has.
+        api_key: the API key (None: random 32-hex).
+        server_id: the SystemId (None: derived from the name).
+    """
+
+    def __init__(
+        self,
+        name: str = "Jellyfin",
+        version: str = "10.11.11",
+        media_root: str = "/media",
+        library: LibrarySpec | None = None,
+        users: Iterable[str] = ("alice", "bob"),
+        legacy_auth: bool | None = None,
+        drop_items: float = 0.0,
+        extra_items: int = 0,
+        api_key: str | None = None,
+        server_id: str | None = None,
+    ) -> None:
+        """Build the server's library and users (nothing listens until start)."""
+        self.name = name
+        self.version = version
+        self.version_tuple = parse_version(version)
+        self.doc = conformance.doc_version_for(self.version_tuple)
+        if legacy_auth is False and self.version_tuple[:2] < (10, 11):
+            raise ValueError("EnableLegacyAuthorization only exists from 10.11 on")
+        self.legacy_auth = True if legacy_auth is None else legacy_auth
+        self.media_root = media_root
+        self.library_spec = library or LibrarySpec()
+        self.api_key = api_key or secrets.token_hex(16)
+        self.server_id = server_id or uuid.uuid5(uuid.NAMESPACE_URL, name).hex
+        self._users: dict[str, SimUser] = {}
+        for index, user_name in enumerate(users):
+            user_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/user/{user_name}").hex
+            self._users[user_name] = SimUser(
+                user_name, user_id, index == 0, secrets.token_hex(16)
+            )
+        self._users_by_id = {u.id: u for u in self._users.values()}
+        self._items: list[SimItem] = build_items(
+            self.library_spec,
+            server_name=name,
+            media_root=media_root,
+            drop_items=drop_items,
+            extra_items=extra_items,
+        )
+        self._by_id: dict[str, SimItem] = {i.id: i for i in self._items}
+        self._by_identity: dict[str, SimItem] = {i.identity: i for i in self._items}
+        self._deleted: dict[str, SimItem] = {}
+        self._children: dict[str, list[SimItem]] = {}
+        self._reindex_children()
+        self._data: dict[str, dict[str, UserDataRow]] = {
+            u.id: {} for u in self._users.values()
+        }
+        self._detached: dict[str, dict[str, UserDataRow]] = {
+            u.id: {} for u in self._users.values()
+        }
+        self._vanished: dict[str, float] = {}
+        self.faults = Faults(self)
+        self.webhooks = Webhooks(self)
+        self.counters = Counters()
+        self.events: list[SaveEvent] = []
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self._runner: web.AppRunner | None = None
+        self._site: web.SockSite | None = None
+        self._host = "127.0.0.1"
+        self._port = 0
+        self._up_task: asyncio.Task[None] | None = None
+        self._routes: dict[tuple[str, str], RouteInfo] = {}
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Start listening (port 0: any free port)."""
+        app = web.Application(
+            middlewares=[self._count_mw, self._conformance_mw, self._fault_mw],
+            client_max_size=16 * 1024 * 1024,
+        )
+        self._add_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._host = host
+        sock = self._listen_socket(host, port)
+        self._port = sock.getsockname()[1]
+        self._site = web.SockSite(self._runner, sock)
+        await self._site.start()
+
+    async def stop(self) -> None:
+        """Stop listening, finish webhooks and release every resource."""
+        if self._up_task is not None:
+            await self._up_task
+            self._up_task = None
+        await self.webhooks.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+            self._site = None
+
+    async def __aenter__(self) -> Self:
+        """Start on a free port."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        await self.stop()
+
+    @staticmethod
+    def _listen_socket(host: str, port: int) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+
+    def _go_down(self) -> None:
+        site = self._site
+        if site is None:
+            return
+        server = site._server
+        if server is not None:
+            server.close()
+        if self._runner is not None and self._runner.server is not None:
+            for handler in list(self._runner.server.connections):
+                transport = handler.transport
+                if transport is not None:
+                    transport.close()
+
+    def _go_up(self) -> None:
+        if self._runner is None:
+            return
+        old = self._site
+        sock = self._listen_socket(self._host, self._port)
+        site = web.SockSite(self._runner, sock)
+        self._site = site
+
+        async def restart() -> None:
+            if old is not None:
+                await old.stop()
+            await site.start()
+
+        self._up_task = asyncio.get_running_loop().create_task(restart())
+
+    async def wait_up(self) -> None:
+        """Wait until a previous :meth:`Faults.up` is fully listening."""
+        if self._up_task is not None:
+            await self._up_task
+            self._up_task = None
+
+    @property
+    def port(self) -> int:
+        """The listening port."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://{self._host}:{self._port}"
+
+    # ---------------------------------------------------------------- data access
+
+    def now(self) -> datetime:
+        """The server clock (tests may replace :attr:`clock`)."""
+        return self.clock()
+
+    @property
+    def users(self) -> dict[str, str]:
+        """User name -> user id (32-hex)."""
+        return {name: user.id for name, user in self._users.items()}
+
+    def user_token(self, name: str) -> str:
+        """Return a device token of a user (the user's own session)."""
+        return self._users[name].token
+
+    def set_user_preference_access(self, name: str, allowed: bool) -> None:
+        """Set ``EnableUserPreferenceAccess`` of a user's policy."""
+        self._users[name].enable_user_preference_access = allowed
+
+    @property
+    def items(self) -> list[SimItem]:
+        """The current items (including library folders)."""
+        return list(self._items)
+
+    def find_item(
+        self,
+        *,
+        type: str | None = None,
+        name: str | None = None,
+        predicate: Callable[[SimItem], bool] | None = None,
+    ) -> SimItem:
+        """Return the first item matching all given criteria.
+
+        Raises:
+            LookupError: no item matches.
+        """
+        for item in self._items:
+            if type is not None and item.type != type:
+                continue
+            if name is not None and item.name != name:
+                continue
+            if predicate is not None and not predicate(item):
+                continue
+            return item
+        raise LookupError(f"no item with type={type} name={name}")
+
+    def item_by_key(self, identity: str) -> SimItem:
+        """Return the item with a cross-server identity key."""
+        return self._by_identity[identity]
+
+    def get_item(self, item_id: str) -> SimItem | None:
+        """Return an item by id (any Guid format), or None."""
+        return self._by_id.get(item_id.replace("-", "").lower())
+
+    def require_item(self, item_id: str) -> SimItem:
+        """Return an item by id or raise LookupError."""
+        item = self.get_item(item_id)
+        if item is None:
+            raise LookupError(f"no item {item_id}")
+        return item
+
+    def act(self, user_name: str) -> Actor:
+        """Act as a user (watch, pause, favourite, rate, ...)."""
+        return Actor(self, self._users[user_name])
+
+    def _data_key(self, item: SimItem) -> str:
+        """Where a user's row lives: keys[0] (10.8-10.10) or the item (10.11)."""
+        if self.version_tuple[:2] >= (10, 11):
+            return item.id
+        return item.user_data_keys()[0]
+
+    def row(self, user_id: str, item: SimItem) -> UserDataRow:
+        """Return a copy of the stored row (default when none)."""
+        stored = self._data[user_id].get(self._data_key(item))
+        return stored.copy() if stored is not None else UserDataRow()
+
+    def save(self, user: SimUser, item: SimItem, row: UserDataRow, reason: str) -> None:
+        """Store a row and raise ``UserDataSaved`` (webhooks, :attr:`events`)."""
+        self._data[user.id][self._data_key(item)] = row.copy()
+        dto = self.user_data_dto(user.id, item)
+        self.events.append(SaveEvent(user.name, item.id, reason, dto))
+        if self.webhooks.targets:
+            self.webhooks.notify(self._webhook_data(user, item, row, reason))
+
+    def _webhook_data(
+        self, user: SimUser, item: SimItem, row: UserDataRow, reason: str
+    ) -> dict[str, Any]:
+        now = self.now()
+        data: dict[str, Any] = {
+            "NotificationType": "UserDataSaved",
+            "ServerId": self.server_id,
+            "ServerName": self.name,
+            "ServerVersion": ".".join(str(p) for p in self.version_tuple),
+            "ServerUrl": self.url,
+            "Timestamp": now,
+            "UtcTimestamp": now,
+            "Name": item.name,
+            "ItemId": str(uuid.UUID(hex=item.id)),
+            "ItemType": item.type,
+            "Year": item.year,
+            "SeriesName": item.series_name,
+            "SeasonNumber": item.parent_index_number,
+            "EpisodeNumber": item.index_number if item.type == "Episode" else None,
+            "Likes": bool(row.likes),
+            "Rating": row.rating or 0,
+            "PlaybackPositionTicks": row.playback_position_ticks,
+            "PlayCount": row.play_count,
+            "Favorite": row.is_favorite,
+            "Played": row.played,
+            "LastPlayedDate": row.last_played_date,
+            "SaveReason": reason,
+            "NotificationUsername": user.name,
+            "UserId": str(uuid.UUID(hex=user.id)),
+        }
+        for key, value in item.provider_ids.items():
+            data[f"Provider_{key.lower()}"] = value
+        return data
+
+    def user_data(self, user_name: str, item_id: str) -> dict[str, Any]:
+        """Return a user's data of an item in ``UserItemDataDto`` wire shape."""
+        return self.user_data_dto(self._users[user_name].id, self.require_item(item_id))
+
+    def dump_user_data(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Return all non-default user data keyed by user name and identity key.
+
+        Folders are skipped (their values are derived from children).
+        """
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for user in self._users.values():
+            per_user: dict[str, dict[str, Any]] = {}
+            for item in self._items:
+                if item.is_folder:
+                    continue
+                stored = self._data[user.id].get(self._data_key(item))
+                if stored is None or stored.is_default():
+                    continue
+                per_user[item.identity] = {
+                    "Played": stored.played,
+                    "PlayCount": stored.play_count,
+                    "PlaybackPositionTicks": stored.playback_position_ticks,
+                    "LastPlayedDate": (
+                        format_date(stored.last_played_date)
+                        if stored.last_played_date
+                        else None
+                    ),
+                    "IsFavorite": stored.is_favorite,
+                    "Rating": stored.rating,
+                }
+            out[user.name] = per_user
+        return out
+
+    # ---------------------------------------------------------------- library events
+
+    def _reindex_children(self) -> None:
+        children: dict[str, list[SimItem]] = {}
+        for item in self._items:
+            if item.parent_id is not None and item.parent_id != item.id:
+                children.setdefault(item.parent_id, []).append(item)
+        self._children = children
+
+    def _descendant_leaves(self, item: SimItem) -> list[SimItem]:
+        if not item.is_folder:
+            return [item]
+        out: list[SimItem] = []
+        stack = list(self._children.get(item.id, ()))
+        while stack:
+            child = stack.pop()
+            if child.is_folder:
+                stack.extend(self._children.get(child.id, ()))
+            else:
+                out.append(child)
+        return out
+
+    def rescan(
+        self, vanish_seconds: float = 1.0, *, fraction: float = 1.0, seed: int = 0
+    ) -> list[str]:
+        """Start a library scan during which items briefly vanish from listings.
+
+        Returns the ids of the vanished items (a ``fraction`` of leaves and their
+        empty folders); they come back after ``vanish_seconds`` of wall time.
+        """
+        rng = random.Random(seed)
+        until = time.monotonic() + vanish_seconds
+        gone = [i for i in self._items if not i.is_folder and rng.random() < fraction]
+        for item in gone:
+            self._vanished[item.id] = until
+        return [i.id for i in gone]
+
+    def end_rescan(self) -> None:
+        """Finish a running scan now: every vanished item is back."""
+        self._vanished.clear()
+
+    def _visible(self, item: SimItem, now_mono: float) -> bool:
+        until = self._vanished.get(item.id)
+        if until is None:
+            return True
+        if now_mono >= until:
+            del self._vanished[item.id]
+            return True
+        return False
+
+    def delete_item(self, item_id: str) -> None:
+        """Delete an item (and, for a folder, its children) from the library.
+
+        On 10.11 the user-data rows are detached and kept by user-data key, ready to
+        be re-attached when an item with the same key appears (API-NOTES §3).
+        """
+        item = self.require_item(item_id)
+        doomed = [item, *self._all_descendants(item)]
+        doomed_ids = {d.id for d in doomed}
+        for gone in doomed:
+            if self.version_tuple[:2] >= (10, 11):
+                for user_id, rows in self._data.items():
+                    row = rows.pop(gone.id, None)
+                    if row is not None:
+                        self._detached[user_id][gone.user_data_keys()[0]] = row
+            self._deleted[gone.identity] = gone
+            self._by_id.pop(gone.id, None)
+        self._items = [i for i in self._items if i.id not in doomed_ids]
+        self._by_identity = {i.identity: i for i in self._items}
+        self._reindex_children()
+
+    def _all_descendants(self, item: SimItem) -> list[SimItem]:
+        out: list[SimItem] = []
+        stack = list(self._children.get(item.id, ()))
+        while stack:
+            child = stack.pop()
+            out.append(child)
+            stack.extend(self._children.get(child.id, ()))
+        return out
+
+    def readd_item(self, identity: str) -> SimItem:
+        """Re-add a deleted leaf item under a new file name: it gets a new id."""
+        old = self._deleted.pop(identity)
+        new = replaced_item(old)
+        self._items.append(new)
+        self._by_id[new.id] = new
+        self._by_identity[new.identity] = new
+        if self.version_tuple[:2] >= (10, 11):
+            key = new.user_data_keys()[0]
+            for user_id, detached in self._detached.items():
+                row = detached.pop(key, None)
+                if row is not None:
+                    self._data[user_id][new.id] = row
+        self._reindex_children()
+        return new
+
+    # ---------------------------------------------------------------- DTOs
+
+    def user_data_dto(self, user_id: str, item: SimItem) -> dict[str, Any]:
+        """Return ``UserItemDataDto`` as this version serialises it over HTTP."""
+        row = self._data[user_id].get(self._data_key(item)) or UserDataRow()
+        dto: dict[str, Any] = {}
+        if row.rating is not None:
+            dto["Rating"] = row.rating
+        if item.is_folder and item.type != "CollectionFolder":
+            leaves = self._descendant_leaves(item)
+            played = 0
+            for leaf in leaves:
+                leaf_row = self._data[user_id].get(self._data_key(leaf))
+                if leaf_row is not None and leaf_row.played:
+                    played += 1
+            if leaves:
+                dto["PlayedPercentage"] = 100.0 * played / len(leaves)
+            dto["UnplayedItemCount"] = len(leaves) - played
+        dto["PlaybackPositionTicks"] = row.playback_position_ticks
+        dto["PlayCount"] = row.play_count
+        dto["IsFavorite"] = row.is_favorite
+        if row.likes is not None:
+            dto["Likes"] = row.likes
+        if row.last_played_date is not None:
+            dto["LastPlayedDate"] = format_date(row.last_played_date)
+        if item.is_folder and item.type != "CollectionFolder":
+            dto["Played"] = dto["UnplayedItemCount"] == 0 and bool(
+                self._descendant_leaves(item)
+            )
+        else:
+            dto["Played"] = row.played
+        dto["Key"] = item.user_data_keys()[0]
+        minor = self.version_tuple[:2]
+        if minor == (10, 10):
+            dto["ItemId"] = EMPTY_GUID
+        elif minor >= (10, 11):
+            dto["ItemId"] = item.id
+        return dto
+
+    def item_dto(
+        self,
+        item: SimItem,
+        *,
+        user_id: str | None,
+        fields: set[str] | None,
+        enable_user_data: bool = True,
+        enable_images: bool = True,
+    ) -> dict[str, Any]:
+        """Return ``BaseItemDto``; ``fields=None`` means all fields (single item)."""
+        modern = self.version_tuple[:2] >= (10, 9)
+        dto: dict[str, Any] = {"Name": item.name, "ServerId": self.server_id}
+        dto["Id"] = item.id
+        want_all = fields is None
+        if want_all or "DateCreated" in (fields or ()):
+            dto["DateCreated"] = format_date(item.date_created)
+        if want_all or "SortName" in (fields or ()):
+            dto["SortName"] = item.sort_name
+        if want_all or "Path" in (fields or ()):
+            dto["Path"] = item.path
+        if want_all or "ProviderIds" in (fields or ()):
+            dto["ProviderIds"] = dict(item.provider_ids)
+        if want_all or "ParentId" in (fields or ()):
+            if item.parent_id is not None and item.parent_id != item.id:
+                dto["ParentId"] = item.parent_id
+        if item.runtime_ticks is not None:
+            dto["RunTimeTicks"] = item.runtime_ticks
+        if item.year is not None:
+            dto["ProductionYear"] = item.year
+        if item.index_number is not None:
+            dto["IndexNumber"] = item.index_number
+        if item.index_number_end is not None:
+            dto["IndexNumberEnd"] = item.index_number_end
+        if item.parent_index_number is not None:
+            dto["ParentIndexNumber"] = item.parent_index_number
+        dto["IsFolder"] = item.is_folder
+        dto["Type"] = item.type
+        if item.type == "CollectionFolder":
+            dto["CollectionType"] = "movies" if item.name == "Movies" else "tvshows"
+        if item.series_name is not None:
+            dto["SeriesName"] = item.series_name
+        if item.series_id is not None:
+            dto["SeriesId"] = item.series_id
+        if item.season_id is not None:
+            dto["SeasonId"] = item.season_id
+        if item.season_name is not None:
+            dto["SeasonName"] = item.season_name
+        if user_id is not None and enable_user_data:
+            dto["UserData"] = self.user_data_dto(user_id, item)
+        if not item.is_folder:
+            dto["VideoType"] = "VideoFile"
+        dto["LocationType"] = "FileSystem"
+        if modern:
+            dto["MediaType"] = "Unknown" if item.is_folder else "Video"
+        elif not item.is_folder:
+            dto["MediaType"] = "Video"
+        if enable_images:
+            dto["ImageTags"] = {}
+            dto["BackdropImageTags"] = []
+        return dto
+
+    # ---------------------------------------------------------------- writes
+
+    def do_mark_played(
+        self, user: SimUser, item_id: str, date_played: datetime | None
+    ) -> SimItem:
+        """MarkPlayed on an item, recursing into a folder's leaves (§3.1)."""
+        item = self.require_item(item_id)
+        now = self.now()
+        for leaf in self._descendant_leaves(item):
+            row = self.row(user.id, leaf)
+            mark_played(
+                row, version=self.version_tuple, date_played=date_played, now=now
+            )
+            self.save(user, leaf, row, "TogglePlayed")
+        return item
+
+    def do_mark_unplayed(self, user: SimUser, item_id: str) -> SimItem:
+        """MarkUnplayed on an item, recursing into a folder's leaves (§3.1)."""
+        item = self.require_item(item_id)
+        for leaf in self._descendant_leaves(item):
+            row = self.row(user.id, leaf)
+            mark_unplayed(row)
+            self.save(user, leaf, row, "TogglePlayed")
+        return item
+
+    def do_favorite(self, user: SimUser, item_id: str, on: bool) -> SimItem:
+        """Set or clear IsFavorite only (§3.2)."""
+        item = self.require_item(item_id)
+        row = self.row(user.id, item)
+        row.is_favorite = on
+        self.save(user, item, row, "UpdateUserRating")
+        return item
+
+    def do_likes(self, user: SimUser, item_id: str, likes: bool | None) -> SimItem:
+        """Set ``Likes`` (rating 10/1/None) (§3.3)."""
+        item = self.require_item(item_id)
+        row = self.row(user.id, item)
+        row.set_likes(likes)
+        self.save(user, item, row, "UpdateUserRating")
+        return item
+
+    # ---------------------------------------------------------------- HTTP plumbing
+
+    def _add_routes(self, app: web.Application) -> None:
+        modern = self.version_tuple[:2] >= (10, 9)
+        own = self.doc
+        legacy = conformance.LEGACY_DOC if modern else own
+
+        def add(
+            method: str,
+            path: str,
+            handler: Handler,
+            doc_path: str | None = None,
+            *,
+            doc: str | None = None,
+            user_in_path: bool = False,
+        ) -> None:
+            app.router.add_route(method, path, handler)
+            self._routes[(method, path)] = RouteInfo(
+                doc or own, doc_path or path, user_in_path
+            )
+
+        add("GET", "/System/Info/Public", self._h_public_info)
+        add("GET", "/System/Info", self._h_info)
+        add("GET", "/System/Ping", self._h_ping)
+        add("POST", "/System/Ping", self._h_ping)
+        add("GET", "/Users", self._h_users)
+        add("GET", "/Users/Me", self._h_users_me)
+        add("GET", "/Items", self._h_items)
+        add("GET", "/Users/{userId}/Items", self._h_items, doc=legacy)
+        add("GET", "/Users/{userId}/Views", self._h_views, doc=legacy)
+        add("GET", "/Users/{userId}/Items/{itemId}", self._h_item, doc=legacy)
+        for method in ("POST", "DELETE"):
+            add(
+                method,
+                "/Users/{userId}/PlayedItems/{itemId}",
+                self._h_played,
+                doc=legacy,
+            )
+            add(
+                method,
+                "/Users/{userId}/FavoriteItems/{itemId}",
+                self._h_favorite,
+                doc=legacy,
+            )
+            add(
+                method,
+                "/Users/{userId}/Items/{itemId}/Rating",
+                self._h_rating,
+                doc=legacy,
+            )
+        if modern:
+            add("GET", "/UserViews", self._h_views)
+            add("GET", "/Items/{itemId}", self._h_item)
+            for method in ("POST", "DELETE"):
+                add(method, "/UserPlayedItems/{itemId}", self._h_played)
+                add(method, "/UserFavoriteItems/{itemId}", self._h_favorite)
+                add(method, "/UserItems/{itemId}/Rating", self._h_rating)
+            for method in ("GET", "POST"):
+                add(method, "/UserItems/{itemId}/UserData", self._h_user_data)
+                add(
+                    method,
+                    "/Users/{userId}/Items/{itemId}/UserData",
+                    self._h_user_data,
+                    "/UserItems/{itemId}/UserData",
+                    user_in_path=True,
+                )
+        add("GET", "/Users/{userId}", self._h_user)
+
+    def _route_info(self, request: web.Request) -> RouteInfo | None:
+        resource = request.match_info.route.resource
+        if resource is None:
+            return None
+        return self._routes.get((request.method, resource.canonical))
+
+    @web.middleware
+    async def _count_mw(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "<unmatched>"
+        body = await request.read()
+        response = await handler(request)
+        out = response.content_length or 0
+        if isinstance(response, web.Response) and response.body is not None:
+            raw = response.body
+            out = len(raw) if isinstance(raw, bytes | bytearray) else out
+        self.counters.add(f"{request.method} {route}", len(body), out)
+        return response
+
+    @web.middleware
+    async def _conformance_mw(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        info = self._route_info(request)
+        if info is None:
+            return await handler(request)
+        query = list(request.query.items())
+        path_params = dict(request.match_info)
+        if info.user_in_path:
+            user = path_params.pop("userId", "")
+            query.append(("userId", user))
+        body = await request.read()
+        request_violations = conformance.check_request(
+            server=self.name,
+            doc=info.doc,
+            doc_path=info.doc_path,
+            method=request.method,
+            query=query,
+            path_params=path_params,
+            body=body,
+            content_type=request.content_type,
+        )
+        conformance.record(request_violations)
+        response = await handler(request)
+        payload = response.get(conformance.PAYLOAD_KEY, _MISSING)
+        conformance.record(
+            conformance.check_response(
+                server=self.name,
+                doc=info.doc,
+                doc_path=info.doc_path,
+                method=request.method,
+                status=response.status,
+                content_type=response.content_type,
+                payload=None if payload is _MISSING else payload,
+                has_payload=payload is not _MISSING,
+                mangled=bool(response.get(conformance.MANGLED_KEY)),
+            )
+        )
+        return response
+
+    @web.middleware
+    async def _fault_mw(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        faults = self.faults
+        if faults.is_down:
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError("server is down")
+        if faults.delay:
+            await asyncio.sleep(faults.delay)
+        if faults.is_starting:
+            starting = self._starting_response(request)
+            if starting is not None:
+                return starting
+        status = faults.draw_failure()
+        if status is not None:
+            return web.Response(status=status, text=ERROR_TEXT)
+        try:
+            response = await handler(request)
+        except ApiError as err:
+            response = err.response()
+        if faults.html_remaining > 0 and response.status == 200:
+            faults.html_remaining -= 1
+            html = web.Response(
+                status=200,
+                text="<!DOCTYPE html><html><head><title>Jellyfin</title></head>"
+                "<body><h1>Welcome</h1></body></html>",
+                content_type="text/html",
+            )
+            html[conformance.MANGLED_KEY] = True
+            return html
+        if faults.invalid_json_remaining > 0 and isinstance(response, web.Response):
+            faults.invalid_json_remaining -= 1
+            raw = response.body if isinstance(response.body, bytes) else b"{}"
+            broken = web.Response(
+                status=response.status,
+                body=raw[: max(1, len(raw) // 2)],
+                content_type=JSON_TYPE,
+                charset="utf-8",
+            )
+            broken[conformance.MANGLED_KEY] = True
+            return broken
+        if faults.truncate_remaining > 0 and isinstance(response, web.Response):
+            faults.truncate_remaining -= 1
+            raw = response.body if isinstance(response.body, bytes) else b"{}"
+            stream = web.StreamResponse(status=response.status)
+            stream.content_type = response.content_type
+            stream.content_length = len(raw)
+            stream[conformance.MANGLED_KEY] = True
+            await stream.prepare(request)
+            await stream.write(raw[: len(raw) // 2])
+            if request.transport is not None:
+                request.transport.close()
+            return stream
+        return response
+
+    def _starting_response(self, request: web.Request) -> web.Response | None:
+        """Start-up answers (§1.4 and §6): ping always works; 503 otherwise."""
+        path = request.path.lower()
+        if path == "/system/ping":
+            return None
+        if self.version_tuple[:2] >= (10, 11):
+            if path == "/system/info/public":
+                payload = self._public_info_payload()
+                payload["StartupWizardCompleted"] = False
+                return _json(payload)
+            resp = web.Response(
+                status=503,
+                text="<html><body>Jellyfin is starting</body></html>",
+                content_type="text/html",
+            )
+            resp.headers["Retry-After"] = "5"
+            return resp
+        return web.Response(
+            status=503,
+            text="<html><body>Jellyfin Server is loading. Please try again shortly."
+            "</body></html>",
+            content_type="text/html",
+        )
+
+    # ---------------------------------------------------------------- auth helpers
+
+    def _caller(self, request: web.Request) -> Caller:
+        token = find_token(request, legacy=self.legacy_auth)
+        caller = Caller(token_present=token is not None)
+        if token is None:
+            return caller
+        if token == self.api_key and not self.faults.key_revoked:
+            caller.valid = True
+            caller.is_api_key = True
+            caller.is_admin = True
+            return caller
+        for user in self._users.values():
+            if token == user.token:
+                caller.valid = True
+                caller.user_id = user.id
+                caller.is_admin = user.is_admin
+                return caller
+        return caller
+
+    def _authorized(self, request: web.Request) -> Caller:
+        """Return the caller of an ``[Authorize]`` endpoint or raise 401."""
+        caller = self._caller(request)
+        if not caller.valid:
+            raise ApiError(401, "")
+        return caller
+
+    def _query(self, request: web.Request) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in request.query.items():
+            out.setdefault(key.lower(), []).append(value)
+        return out
+
+    @staticmethod
+    def _guid(raw: str) -> str:
+        try:
+            return uuid.UUID(raw).hex
+        except ValueError:
+            raise bad_request() from None
+
+    def _target_user(self, request: web.Request, caller: Caller) -> SimUser:
+        """Resolve the user a user-scoped endpoint acts for (§1.2).
+
+        10.8 (route parameter): no ownership check; unknown user -> 500 (null user).
+        10.9+: ``GetUserId``: missing -> the caller (API key: empty Guid -> 400),
+        another user by a non-admin -> 403, unknown -> 404.
+        """
+        raw = request.match_info.get("userId")
+        if raw is None:
+            values = self._query(request).get("userid")
+            raw = values[-1] if values else None
+        modern = self.version_tuple[:2] >= (10, 9)
+        if raw is None or raw == "":
+            if caller.user_id is None:
+                raise ApiError(400)
+            return self._users_by_id[caller.user_id]
+        user_id = self._guid(raw)
+        if modern and not caller.is_admin and user_id != caller.user_id:
+            raise ApiError(403, "Forbidden")
+        user = self._users_by_id.get(user_id)
+        if user is None:
+            if modern:
+                raise not_found()
+            raise ApiError(500)
+        return user
+
+    def _item_for(self, raw: str) -> SimItem:
+        """Look up a route item: 404 on 10.9+, NullReferenceException 500 on 10.8."""
+        item = self.get_item(self._guid(raw))
+        if item is None or not self._visible(item, time.monotonic()):
+            if self.version_tuple[:2] >= (10, 9):
+                raise not_found()
+            raise ApiError(500)
+        return item
+
+    # ---------------------------------------------------------------- handlers
+
+    def _public_info_payload(self) -> dict[str, Any]:
+        modern = self.version_tuple[:2] >= (10, 11)
+        return {
+            "LocalAddress": self.url,
+            "ServerName": self.name,
+            "Version": self.version,
+            "ProductName": "Jellyfin Server",
+            "OperatingSystem": "" if modern else "Linux",
+            "Id": self.server_id,
+            "StartupWizardCompleted": True,
+        }
+
+    async def _h_public_info(self, request: web.Request) -> web.Response:
+        return _json(self._public_info_payload())
+
+    async def _h_info(self, request: web.Request) -> web.Response:
+        self._authorized(request)
+        payload = self._public_info_payload()
+        payload.update(
+            {
+                "OperatingSystemDisplayName": "Linux",
+                "HasPendingRestart": False,
+                "IsShuttingDown": False,
+                "SupportsLibraryMonitor": True,
+                "WebSocketPortNumber": self.port,
+                "CompletedInstallations": [],
+                "CanSelfRestart": True,
+                "CanLaunchWebBrowser": False,
+                "ProgramDataPath": "/config",
+                "WebPath": "/jellyfin/jellyfin-web",
+                "ItemsByNamePath": "/config/metadata",
+                "CachePath": "/cache",
+                "LogPath": "/config/log",
+                "InternalMetadataPath": "/config/metadata",
+                "TranscodingTempPath": "/cache/transcodes",
+                "HasUpdateAvailable": False,
+            }
+        )
+        if self.version_tuple[:2] < (10, 11):
+            payload["EncoderLocation"] = "System"
+            payload["SystemArchitecture"] = "X64"
+            payload["PackageName"] = "jellyfin"
+        return _json(payload)
+
+    async def _h_ping(self, request: web.Request) -> web.Response:
+        return _json("Jellyfin Server")
+
+    def _user_dto(self, user: SimUser) -> dict[str, Any]:
+        policy: dict[str, Any] = {
+            "IsAdministrator": user.is_admin,
+            "IsHidden": True,
+            "IsDisabled": False,
+            "EnableUserPreferenceAccess": user.enable_user_preference_access,
+            "EnableAllFolders": True,
+            "EnabledFolders": [],
+            "AuthenticationProviderId": (
+                "Jellyfin.Server.Implementations.Users.DefaultAuthenticationProvider"
+            ),
+            "PasswordResetProviderId": (
+                "Jellyfin.Server.Implementations.Users.DefaultPasswordResetProvider"
+            ),
+        }
+        return {
+            "Name": user.name,
+            "ServerId": self.server_id,
+            "Id": user.id,
+            "HasPassword": True,
+            "HasConfiguredPassword": True,
+            "HasConfiguredEasyPassword": False,
+            "EnableAutoLogin": False,
+            "LastLoginDate": "2024-01-01T00:00:00.0000000Z",
+            "LastActivityDate": "2024-01-01T00:00:00.0000000Z",
+            "Policy": policy,
+        }
+
+    async def _h_users(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        if not caller.is_admin:
+            raise ApiError(403, "")
+        users = sorted(self._users.values(), key=lambda u: u.name.lower())
+        return _json([self._user_dto(u) for u in users])
+
+    async def _h_users_me(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        if caller.user_id is None:
+            raise ApiError(400)
+        return _json(self._user_dto(self._users_by_id[caller.user_id]))
+
+    async def _h_user(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user_id = self._guid(request.match_info["userId"])
+        if not caller.is_admin and caller.user_id != user_id:
+            raise ApiError(403, "")
+        user = self._users_by_id.get(user_id)
+        if user is None:
+            raise ApiError(404, "User not found")
+        return _json(self._user_dto(user))
+
+    async def _h_views(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        views = [i for i in self._items if i.type == "CollectionFolder"]
+        dtos = [self.item_dto(v, user_id=user.id, fields=set()) for v in views]
+        return _json({"Items": dtos, "TotalRecordCount": len(dtos), "StartIndex": 0})
+
+    async def _h_item(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        item = self._item_for(request.match_info["itemId"])
+        return _json(self.item_dto(item, user_id=user.id, fields=None))
+
+    async def _h_played(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        item = self._item_for(request.match_info["itemId"])
+        if request.method == "POST":
+            values = self._query(request).get("dateplayed")
+            date = None
+            if values and values[-1]:
+                try:
+                    date = parse_date(values[-1])
+                except ValueError:
+                    raise bad_request() from None
+            self.do_mark_played(user, item.id, date)
+        else:
+            self.do_mark_unplayed(user, item.id)
+        return _json(self.user_data_dto(user.id, item))
+
+    async def _h_favorite(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        item = self._item_for(request.match_info["itemId"])
+        self.do_favorite(user, item.id, request.method == "POST")
+        return _json(self.user_data_dto(user.id, item))
+
+    async def _h_rating(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        item = self._item_for(request.match_info["itemId"])
+        likes: bool | None = None
+        if request.method == "POST":
+            values = self._query(request).get("likes")
+            if values and values[-1] != "":
+                likes = _parse_bool(values[-1])
+        self.do_likes(user, item.id, likes)
+        return _json(self.user_data_dto(user.id, item))
+
+    async def _h_user_data(self, request: web.Request) -> web.Response:
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        if (
+            request.method == "POST"
+            and not caller.is_admin
+            and (caller.user_id != user.id or not user.enable_user_preference_access)
+        ):
+            raise ApiError(403, "User is not allowed to update this item user data.")
+        item = self._item_for(request.match_info["itemId"])
+        if request.method == "POST":
+            update = await self._read_update(request)
+            row = self.row(user.id, item)
+            try:
+                apply_update(row, update)
+            except RatingOutOfRangeError:
+                raise ApiError(400) from None
+            self.save(user, item, row, "UpdateUserData")
+        return _json(self.user_data_dto(user.id, item))
+
+    async def _read_update(self, request: web.Request) -> dict[str, Any]:
+        """Bind ``UpdateUserItemDataDto``: names case-insensitive, numbers as strings."""
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            raise bad_request() from None
+        if not isinstance(body, dict):
+            raise bad_request()
+        update: dict[str, Any] = {}
+        try:
+            for key, value in body.items():
+                name = key.lower()
+                if value is None:
+                    continue
+                if name in {"playbackpositionticks", "playcount"}:
+                    update[name] = int(value)
+                elif name == "rating":
+                    update[name] = float(value)
+                elif name in {"isfavorite", "likes", "played"}:
+                    if not isinstance(value, bool):
+                        raise bad_request()
+                    update[name] = value
+                elif name == "lastplayeddate":
+                    update[name] = parse_date(str(value))
+        except (TypeError, ValueError):
+            raise bad_request() from None
+        return update
+
+    async def _h_items(self, request: web.Request) -> web.Response:
+        """``GET /Items`` and ``/Users/{userId}/Items`` (§2)."""
+        caller = self._authorized(request)
+        q = self._query(request)
+        modern = self.version_tuple[:2] >= (10, 9)
+        user: SimUser | None = None
+        if "userId" in request.match_info or q.get("userid"):
+            raw = request.match_info.get("userId") or q["userid"][-1]
+            user_id = self._guid(raw)
+            if modern and not caller.is_admin and user_id != caller.user_id:
+                raise ApiError(403, "Forbidden")
+            user = self._users_by_id.get(user_id)
+            if user is None and modern:
+                raise not_found()
+        elif caller.user_id is not None:
+            user = self._users_by_id[caller.user_id]
+
+        def last(name: str) -> str | None:
+            values = q.get(name)
+            return values[-1] if values else None
+
+        def flag(name: str, default: bool | None) -> bool | None:
+            raw = last(name)
+            if raw is None or raw == "":
+                return default
+            return _parse_bool(raw)
+
+        def as_list(name: str) -> list[str]:
+            return [p for v in q.get(name, ()) for p in v.split(",") if p]
+
+        def enum_list(name: str, allowed: Iterable[str]) -> list[str]:
+            lookup = {a.lower(): a for a in allowed}
+            return [lookup[p.lower()] for p in as_list(name) if p.lower() in lookup]
+
+        def as_int(name: str) -> int | None:
+            raw = last(name)
+            if raw is None or raw == "":
+                return None
+            try:
+                return int(raw)
+            except ValueError:
+                raise bad_request() from None
+
+        recursive = bool(flag("recursive", False))
+        parent_raw = last("parentid")
+        parent_id = self._guid(parent_raw) if parent_raw else None
+        ids = [self._guid(i) for i in as_list("ids")]
+        include = set(enum_list("includeitemtypes", _ITEM_KINDS))
+        exclude = set(enum_list("excludeitemtypes", _ITEM_KINDS))
+        fields = set(enum_list("fields", _ITEM_FIELDS))
+        filters = set(enum_list("filters", _ITEM_FILTERS))
+        sort_by = enum_list("sortby", _SORT_FIELDS)
+        sort_order = enum_list("sortorder", ("Ascending", "Descending"))
+        enable_user_data = bool(flag("enableuserdata", True))
+        enable_images = bool(flag("enableimages", True))
+        enable_total = bool(flag("enabletotalrecordcount", True))
+        is_played = flag("isplayed", None)
+        is_favorite = flag("isfavorite", None)
+        start = as_int("startindex") or 0
+        limit = as_int("limit")
+        search = (last("searchterm") or "").lower()
+
+        now_mono = time.monotonic()
+        candidates: Iterable[SimItem]
+        if ids:
+            candidates = [self._by_id[i] for i in ids if i in self._by_id]
+        elif parent_id is not None:
+            parent = self._by_id.get(parent_id)
+            if parent is None:
+                candidates = []
+            elif recursive:
+                candidates = [
+                    i
+                    for i in self._items
+                    if parent_id in {i.library_id, i.series_id, i.season_id}
+                    and i.id != parent_id
+                ]
+            else:
+                candidates = self._children.get(parent_id, [])
+        elif recursive:
+            candidates = [i for i in self._items if i.type != "CollectionFolder"]
+        else:
+            candidates = [i for i in self._items if i.type == "CollectionFolder"]
+
+        uid = user.id if user is not None else None
+        data = self._data[uid] if uid is not None else {}
+        key_of = self._data_key
+
+        def row_of(item: SimItem) -> UserDataRow:
+            return data.get(key_of(item)) or _DEFAULT_ROW
+
+        def played_of(item: SimItem) -> bool:
+            if item.is_folder and item.type != "CollectionFolder":
+                leaves = self._descendant_leaves(item)
+                return bool(leaves) and all(row_of(leaf).played for leaf in leaves)
+            return row_of(item).played
+
+        selected: list[SimItem] = []
+        for item in candidates:
+            if not self._visible(item, now_mono):
+                continue
+            if include and item.type not in include:
+                continue
+            if item.type in exclude:
+                continue
+            if search and search not in item.name.lower():
+                continue
+            if "IsFolder" in filters and not item.is_folder:
+                continue
+            if "IsNotFolder" in filters and item.is_folder:
+                continue
+            if uid is not None:
+                row = row_of(item)
+                if is_played is not None and played_of(item) != is_played:
+                    continue
+                if "IsPlayed" in filters and not played_of(item):
+                    continue
+                if "IsUnplayed" in filters and played_of(item):
+                    continue
+                if is_favorite is not None and row.is_favorite != is_favorite:
+                    continue
+                if "IsFavorite" in filters and not row.is_favorite:
+                    continue
+                if "IsResumable" in filters and row.playback_position_ticks <= 0:
+                    continue
+                if "Likes" in filters and row.likes is not True:
+                    continue
+                if "Dislikes" in filters and row.likes is not False:
+                    continue
+                if "IsFavoriteOrLikes" in filters and not (
+                    row.is_favorite or row.likes is True
+                ):
+                    continue
+            selected.append(item)
+
+        if sort_by:
+            for index in range(len(sort_by) - 1, -1, -1):
+                key_name = sort_by[index]
+                descending = (
+                    sort_order[index] == "Descending"
+                    if index < len(sort_order)
+                    else bool(sort_order) and sort_order[-1] == "Descending"
+                )
+                selected.sort(
+                    key=_sort_key(key_name, row_of), reverse=descending
+                )  # stable
+        elif self.version_tuple[:2] >= (10, 11):
+            selected.sort(key=lambda i: i.sort_name)
+
+        total = len(selected)
+        page = selected[start:] if limit is None else selected[start : start + limit]
+        dtos = [
+            self.item_dto(
+                item,
+                user_id=uid,
+                fields=fields,
+                enable_user_data=enable_user_data,
+                enable_images=enable_images,
+            )
+            for item in page
+        ]
+        if not enable_total:
+            total = len(dtos) if self.version_tuple[:2] < (10, 11) else 0
+        return _json({"Items": dtos, "TotalRecordCount": total, "StartIndex": start})
+
+
+_MISSING = object()
+_DEFAULT_ROW = UserDataRow()
+_ITEM_KINDS = [
+    "AggregateFolder",
+    "Audio",
+    "AudioBook",
+    "BasePluginFolder",
+    "Book",
+    "BoxSet",
+    "Channel",
+    "ChannelFolderItem",
+    "CollectionFolder",
+    "Episode",
+    "Folder",
+    "Genre",
+    "ManualPlaylistsFolder",
+    "Movie",
+    "LiveTvChannel",
+    "LiveTvProgram",
+    "MusicAlbum",
+    "MusicArtist",
+    "MusicGenre",
+    "MusicVideo",
+    "Person",
+    "Photo",
+    "PhotoAlbum",
+    "Playlist",
+    "PlaylistsFolder",
+    "Program",
+    "Recording",
+    "Season",
+    "Series",
+    "Studio",
+    "Trailer",
+    "TvChannel",
+    "TvProgram",
+    "UserRootFolder",
+    "UserView",
+    "Video",
+    "Year",
+]
+_ITEM_FIELDS = ("DateCreated", "Path", "ProviderIds", "SortName", "ParentId")
+_ITEM_FILTERS = [
+    "IsFolder",
+    "IsNotFolder",
+    "IsUnplayed",
+    "IsPlayed",
+    "IsFavorite",
+    "IsResumable",
+    "Likes",
+    "Dislikes",
+    "IsFavoriteOrLikes",
+]
+_SORT_FIELDS = (
+    "SortName",
+    "Name",
+    "DateCreated",
+    "DatePlayed",
+    "PlayCount",
+    "ProductionYear",
+    "PremiereDate",
+    "Runtime",
+)
+_MIN_DATE = datetime.min.replace(tzinfo=UTC)
+
+
+def _sort_key(
+    name: str, row_of: Callable[[SimItem], UserDataRow]
+) -> Callable[[SimItem], Any]:
+    if name == "SortName":
+        return lambda i: i.sort_name
+    if name == "Name":
+        return lambda i: i.name
+    if name == "DateCreated":
+        return lambda i: i.date_created
+    if name == "DatePlayed":
+        return lambda i: row_of(i).last_played_date or _MIN_DATE
+    if name == "PlayCount":
+        return lambda i: row_of(i).play_count
+    if name == "Runtime":
+        return lambda i: i.runtime_ticks or 0
+    return lambda i: i.year or 0
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered not in {"true", "false"}:
+        raise bad_request()
+    return lowered == "true"
+
+
+def _json(payload: Any, status: int = 200) -> web.Response:
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    response = web.Response(
+        status=status, body=body, content_type=JSON_TYPE, charset="utf-8"
+    )
+    response[conformance.PAYLOAD_KEY] = payload
+    return response
+
+
+class SimulatorCluster:
+    """Several simulated servers started and stopped together."""
+
+    def __init__(self, servers: Iterable[SimulatedServer]) -> None:
+        """Group servers."""
+        self.servers = list(servers)
+
+    async def start(self) -> None:
+        """Start every server."""
+        for server in self.servers:
+            await server.start()
+
+    async def stop(self) -> None:
+        """Stop every server."""
+        for server in self.servers:
+            await server.stop()
+
+    async def __aenter__(self) -> Self:
+        """Start every server."""
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop every server."""
+        await self.stop()
+
+    def __getitem__(self, index: int) -> SimulatedServer:
+        """Return one server."""
+        return self.servers[index]
+
+    def __iter__(self) -> Any:
+        """Iterate over the servers."""
+        return iter(self.servers)
+
+    def __len__(self) -> int:
+        """Number of servers."""
+        return len(self.servers)
+
+
+__all__ = [
+    "DEFAULT_WEBHOOK_TEMPLATE",
+    "Actor",
+    "ApiError",
+    "Counters",
+    "Faults",
+    "SimUser",
+    "SimulatedServer",
+    "SimulatorCluster",
+    "Webhooks",
+]
