@@ -342,7 +342,8 @@ class JellyfinClient:
         info = self._parse(ServerInfo.from_json, data, "GET /System/Info/Public")
         if info.product_name != "Jellyfin Server":
             raise JellyfinResponseError(
-                f"not a Jellyfin server (product {info.product_name!r})"
+                "GET /System/Info/Public: not a Jellyfin server "
+                f"(product {info.product_name!r})"
             )
         self._server_info = info
         return info
@@ -440,8 +441,7 @@ class JellyfinClient:
         limit = page_size or self._page_size
         if limit < 1:
             raise ValueError("page size must be positive")
-        path, query = await self._items_route(user_id)
-        query |= {
+        query = {
             "recursive": "true",
             "fields": ",".join(fields),
             "enableUserData": _bool(enable_user_data),
@@ -464,10 +464,13 @@ class JellyfinClient:
             query["filters"] = ",".join(filters)
         if parent_id is not None:
             query["parentId"] = _check_id(parent_id, "parent id")
+        path, route_query = await self._items_route(user_id)
+        query |= route_query
         seen: set[str] = set()
         total: int | None = None
         for first_pass in (True, False):
             start = 0
+            previous: list[str] = []
             while True:
                 count = check_total and first_pass and start == 0
                 page_query = query | {
@@ -483,10 +486,14 @@ class JellyfinClient:
                 seen.update(item.id for item in page)
                 if page:
                     yield page
-                if len(items) < limit or not page:
-                    # A short page ends the listing; a full page of repeats means
-                    # the server is not advancing, so stop instead of looping.
+                raw_ids = [item.id for item in items]
+                if len(items) < limit or raw_ids == previous:
+                    # A short page ends the listing; the same page twice means
+                    # the server ignores startIndex, so stop instead of looping.
                     break
+                if not first_pass and total is not None and len(seen) >= total:
+                    break
+                previous = raw_ids
                 start += len(items)
             if total is None or len(seen) >= total:
                 return
