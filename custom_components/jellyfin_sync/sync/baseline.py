@@ -1,0 +1,261 @@
+"""The baseline: what every server agreed on at the last sync, and the undo history.
+
+The baseline is plain data passed into and out of the engine; the Home Assistant
+layer stores :meth:`Baseline.to_dict` and restores it with :meth:`Baseline.from_dict`.
+
+Per user and item *identity* (a key built from provider ids, episode numbers or paths,
+never one server's item id) it keeps:
+
+* ``agreed``: the state the last cycle decided every server should have;
+* ``confirmed``: for every server that took part, the state last read from or
+  confirmed on it. It differs from ``agreed`` only while a write is pending (it
+  failed, was held or cannot be written on that server's version). Comparing a
+  server with its *own* confirmed state, not the agreed one, is what keeps a failed
+  write from looking like a change on that server next cycle (no ping-pong).
+
+Only non-default states are stored: an item everyone left untouched has no entry.
+"""
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Self
+
+from custom_components.jellyfin_sync.jellyfin.models import (
+    SyncField,
+    UserData,
+    format_datetime,
+    parse_datetime,
+)
+
+from . import fields as fx
+
+#: Version of :meth:`Baseline.to_dict`; :meth:`Baseline.from_dict` migrates older ones.
+BASELINE_VERSION = 1
+
+
+@dataclass(slots=True)
+class BaselineEntry:
+    """Agreed and per-server confirmed state of one item for one user."""
+
+    agreed: UserData
+    confirmed: dict[str, UserData] = field(default_factory=dict)
+    """Server id -> last confirmed state, for every server that took part."""
+
+    @property
+    def is_default(self) -> bool:
+        """Whether the entry carries nothing worth storing."""
+        return self.agreed.is_default and all(
+            v.is_default for v in self.confirmed.values()
+        )
+
+
+@dataclass(slots=True)
+class UserBaseline:
+    """Baseline of one user."""
+
+    servers: set[str] = field(default_factory=set)
+    """Servers that were read completely for this user at least once."""
+    items: dict[str, BaselineEntry] = field(default_factory=dict)
+
+    def find(self, keys: Iterable[str]) -> tuple[str, BaselineEntry] | None:
+        """The entry stored under the first of ``keys`` that has one."""
+        for key in keys:
+            entry = self.items.get(key)
+            if entry is not None:
+                return key, entry
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryWrite:
+    """One write of a cycle with the values it overwrote."""
+
+    server_id: str
+    user_key: str
+    user_id: str
+    item_id: str
+    identity: str
+    fields: tuple[SyncField, ...]
+    before: UserData
+    """The server's state before the write."""
+    after: UserData
+    """The state confirmed after the write."""
+    agreed_before: UserData
+    """The agreed state of the item before the cycle."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "server": self.server_id,
+            "user": self.user_key,
+            "user_id": self.user_id,
+            "item": self.item_id,
+            "identity": self.identity,
+            "fields": [f.value for f in self.fields],
+            "before": fx.dump(self.before),
+            "after": fx.dump(self.after),
+            "agreed": fx.dump(self.agreed_before),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            server_id=str(raw["server"]),
+            user_key=str(raw["user"]),
+            user_id=str(raw["user_id"]),
+            item_id=str(raw["item"]),
+            identity=str(raw["identity"]),
+            fields=tuple(SyncField(f) for f in raw["fields"]),
+            before=fx.load(raw["before"]),
+            after=fx.load(raw["after"]),
+            agreed_before=fx.load(raw["agreed"]),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryCycle:
+    """The writes of one applied cycle, newest cycle last in the history."""
+
+    cycle_id: str
+    at: datetime
+    writes: tuple[HistoryWrite, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "cycle": self.cycle_id,
+            "at": format_datetime(self.at),
+            "writes": [w.to_dict() for w in self.writes],
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Self:
+        """Inverse of :meth:`to_dict`."""
+        at = parse_datetime(raw["at"])
+        if at is None:
+            raise ValueError("history cycle without a date")
+        return cls(
+            cycle_id=str(raw["cycle"]),
+            at=at,
+            writes=tuple(HistoryWrite.from_dict(w) for w in raw["writes"]),
+        )
+
+
+class Baseline:
+    """Per-user agreed states plus a bounded history of overwritten values."""
+
+    __slots__ = ("history", "users")
+
+    def __init__(
+        self,
+        users: dict[str, UserBaseline] | None = None,
+        history: list[HistoryCycle] | None = None,
+    ) -> None:
+        """Create a baseline (empty by default: everything is a first sync)."""
+        self.users: dict[str, UserBaseline] = users if users is not None else {}
+        self.history: list[HistoryCycle] = history if history is not None else []
+
+    def user(self, user_key: str) -> UserBaseline:
+        """The baseline of a user, created empty when missing."""
+        found = self.users.get(user_key)
+        if found is None:
+            found = self.users[user_key] = UserBaseline()
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        """Value equality (used by tests and change detection)."""
+        if not isinstance(other, Baseline):
+            return NotImplemented
+        return self.users == other.users and self.history == other.history
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def item_count(self) -> int:
+        """Stored entries over all users."""
+        return sum(len(u.items) for u in self.users.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe, versioned form. Server ids are stored once per user."""
+        users: dict[str, Any] = {}
+        for user_key in sorted(self.users):
+            user = self.users[user_key]
+            table: list[str] = sorted(
+                user.servers.union(*(e.confirmed for e in user.items.values()))
+            )
+            index = {server: i for i, server in enumerate(table)}
+            items: dict[str, Any] = {}
+            for identity in sorted(user.items):
+                entry = user.items[identity]
+                if entry.is_default:
+                    continue
+                mask = 0
+                pending: dict[str, Any] = {}
+                for server, value in entry.confirmed.items():
+                    if value == entry.agreed:
+                        mask |= 1 << index[server]
+                    else:
+                        pending[str(index[server])] = fx.dump(value)
+                stored: dict[str, Any] = {"a": fx.dump(entry.agreed), "m": mask}
+                if pending:
+                    stored["c"] = dict(sorted(pending.items()))
+                items[identity] = stored
+            users[user_key] = {
+                "servers": table,
+                "synced": [index[s] for s in sorted(user.servers)],
+                "items": items,
+            }
+        return {
+            "version": BASELINE_VERSION,
+            "users": users,
+            "history": [c.to_dict() for c in self.history],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Restore from :meth:`to_dict` output, migrating older versions.
+
+        Raises:
+            TypeError: the data is not an object.
+            ValueError: the data is not a baseline or comes from a newer version.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError("baseline must be an object")
+        migrated = _migrate(data)
+        try:
+            users: dict[str, UserBaseline] = {}
+            for user_key, raw_user in migrated["users"].items():
+                table = [str(s) for s in raw_user["servers"]]
+                user = UserBaseline(servers={table[i] for i in raw_user["synced"]})
+                for identity, raw in raw_user["items"].items():
+                    agreed = fx.load(raw["a"])
+                    confirmed: dict[str, UserData] = {}
+                    mask = int(raw["m"])
+                    for i, server in enumerate(table):
+                        if mask & (1 << i):
+                            confirmed[server] = agreed
+                    for i, value in raw.get("c", {}).items():
+                        confirmed[table[int(i)]] = fx.load(value)
+                    user.items[str(identity)] = BaselineEntry(agreed, confirmed)
+                users[str(user_key)] = user
+            history = [HistoryCycle.from_dict(c) for c in migrated.get("history", [])]
+        except (KeyError, IndexError, TypeError, AttributeError) as err:
+            raise ValueError(f"invalid baseline: {err!r}") from err
+        return cls(users, history)
+
+
+#: Upgrades from a stored version to the next one, keyed by the stored version.
+MIGRATIONS: dict[int, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {}
+
+
+def _migrate(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Bring stored data to :data:`BASELINE_VERSION` through :data:`MIGRATIONS`."""
+    version = data.get("version")
+    if not isinstance(version, int) or not 1 <= version <= BASELINE_VERSION:
+        raise ValueError(f"unsupported baseline version {version!r}")
+    while version < BASELINE_VERSION:
+        data = MIGRATIONS[version](data)
+        version = int(data["version"])
+    return data

@@ -1,0 +1,70 @@
+"""The part of the Jellyfin client the engine uses, as a typing Protocol.
+
+The real :class:`~custom_components.jellyfin_sync.jellyfin.JellyfinClient` satisfies
+it; tests use an in-memory fake with the same write semantics.
+"""
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from typing import Protocol
+
+from custom_components.jellyfin_sync.jellyfin.models import (
+    Item,
+    ServerInfo,
+    SyncField,
+    User,
+    UserData,
+)
+
+
+class ServerClient(Protocol):
+    """Async access to one Jellyfin server (errors are ``JellyfinError``)."""
+
+    async def get_system_info(self) -> ServerInfo:
+        """Identity and version of the server."""
+        ...
+
+    async def get_users(
+        self, *, include_disabled: bool = False, include_hidden: bool = True
+    ) -> list[User]:
+        """Users of the server."""
+        ...
+
+    def iter_items(
+        self,
+        user_id: str | None,
+        *,
+        item_types: Sequence[str] = ("Movie", "Episode"),
+        fields: Sequence[str] = ("ProviderIds", "Path"),
+        enable_user_data: bool = True,
+        is_played: bool | None = None,
+        is_favorite: bool | None = None,
+        filters: Sequence[str] = (),
+        ids: Collection[str] | None = None,
+        parent_id: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[list[Item]]:
+        """Pages of items (de-duplicated by id); ``user_id=None`` lists the index."""
+        ...
+
+    async def get_items(
+        self,
+        user_id: str,
+        ids: Collection[str],
+        *,
+        fields: Sequence[str] = ("ProviderIds", "Path"),
+    ) -> list[Item]:
+        """The items with these ids that still exist, with the user's data."""
+        ...
+
+    async def set_user_data(
+        self,
+        user_id: str,
+        item_id: str,
+        desired: UserData,
+        fields: Collection[SyncField],
+        *,
+        current: UserData | None = None,
+        verify: bool = False,
+    ) -> UserData:
+        """Give ``fields`` the values of ``desired``; return the state afterwards."""
+        ...

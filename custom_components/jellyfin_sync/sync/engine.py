@@ -1,0 +1,800 @@
+"""The sync engine: collect from every server, match, plan, apply, report, undo.
+
+This is the only part of ``sync/`` that does I/O, always through a
+:class:`~.client.ServerClient`. It keeps an item index per server in memory between
+cycles (refreshed fully every ``index_refresh_cycles`` cycles, extended
+incrementally from each cycle's reads) and reads per user only the items that carry
+user data, so a cycle where nothing changed costs a few small listings per user.
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+import time
+from typing import Any
+
+from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    JellyfinError,
+    JellyfinNotFoundError,
+    JellyfinUnsupportedError,
+    JellyfinVerificationError,
+)
+from custom_components.jellyfin_sync.jellyfin.models import (
+    Capabilities,
+    Item,
+    ServerInfo,
+    User,
+    UserData,
+    format_datetime,
+)
+
+from . import fields as fx
+from .baseline import Baseline, BaselineEntry, HistoryCycle, HistoryWrite
+from .client import ServerClient
+from .matching import (
+    ItemMatch,
+    MatchedUser,
+    Steps,
+    build_aliases,
+    match_items,
+    match_users,
+)
+from .options import SyncOptions
+from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_baseline, plan_steps
+from .report import SyncReport
+
+#: Filters whose union is every item with non-default user data (API-NOTES §2.3).
+SWEEPS: tuple[dict[str, Any], ...] = (
+    {"is_played": True},
+    {"filters": ("IsResumable",)},
+    {"filters": ("IsFavoriteOrLikes",)},
+    {"filters": ("Dislikes",)},
+)
+ITEM_FIELDS = ("ProviderIds", "Path")
+#: Ids per ``get_items`` request.
+ID_BATCH = 100
+
+
+@dataclass(slots=True)
+class _Server:
+    """What the engine knows about one server between cycles."""
+
+    server_id: str
+    client: ServerClient
+    info: ServerInfo | None = None
+    capabilities: Capabilities | None = None
+    users: list[User] = field(default_factory=list)
+    index: dict[str, Item] | None = None
+    series: dict[str, Item] = field(default_factory=dict)
+    cycles_since_index: int = 0
+    ready: bool = False
+    semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+
+def _error(server_id: str, what: str, err: Exception) -> str:
+    # Client messages never contain the API key (jellyfin/exceptions.py).
+    return f"{server_id}: {what}: {type(err).__name__}: {err}"
+
+
+async def _drive[T](steps: Steps[T]) -> T:
+    """Run a step generator, giving the event loop a turn at every step."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        await asyncio.sleep(0)
+
+
+class SyncEngine:
+    """Keeps the watch data of several Jellyfin servers identical.
+
+    Args:
+        clients: Server id (the server's SystemId) -> client.
+        options: Rules, directions, guard limits.
+        baseline: The stored baseline (``Baseline.from_dict``); empty when ``None``.
+    """
+
+    def __init__(
+        self,
+        clients: Mapping[str, ServerClient],
+        options: SyncOptions,
+        baseline: Baseline | None = None,
+    ) -> None:
+        """Create the engine; nothing is read until the first cycle."""
+        self.options = options
+        self.baseline = baseline if baseline is not None else Baseline()
+        self._servers = {
+            server_id: _Server(
+                server_id,
+                client,
+                semaphore=asyncio.Semaphore(max(1, options.max_concurrent_requests)),
+            )
+            for server_id, client in sorted(clients.items())
+        }
+        self._match: ItemMatch | None = None
+        self._match_dirty = True
+        self._cycles = 0
+        self.last_plan: SyncPlan | None = None
+
+    # ------------------------------------------------------------------ cycle
+
+    async def run_cycle(
+        self,
+        *,
+        now: datetime,
+        dry_run: bool = False,
+        full: bool = False,
+        users: Collection[str] | None = None,
+        targets: Mapping[str, Collection[tuple[str, str]]] | None = None,
+        approve_held: bool = False,
+    ) -> SyncReport:
+        """Run one cycle and return its report.
+
+        Args:
+            now: The cycle's time (report, history, played items without a date).
+            dry_run: Plan only; nothing is written and the baseline is unchanged.
+            full: Refresh every server's item index first.
+            users: Only these users (sync names, any case); all when ``None``.
+            targets: Only these items: server id -> ``(user id, item id)`` pairs on
+                that server (near-real-time updates). The same rules apply.
+            approve_held: Apply resets that the mass-change guard would hold.
+        """
+        report = SyncReport(
+            cycle_id=format_datetime(now),
+            started=now,
+            dry_run=dry_run,
+            full=full,
+            targeted=targets is not None,
+            limit=self.options.report_limit,
+        )
+        started = time.monotonic()
+        await self._prepare(
+            report, full=full, index="targeted" if targets is not None else "cycle"
+        )
+        ready = {s.server_id: s for s in self._servers.values() if s.ready}
+        user_match = match_users(
+            {sid: s.users for sid, s in ready.items()}, self.options
+        )
+        report.users_skipped = list(user_match.skipped)
+        wanted = {u.casefold() for u in users} if users is not None else None
+        selected = [u for u in user_match.users if wanted is None or u.key in wanted]
+        if targets is not None:
+            snapshots = await self._collect_targets(report, selected, targets)
+        else:
+            snapshots = await self._collect_full(report, selected)
+        report.users = sorted({s.user.key for s in snapshots})
+        report.durations["collect"] = time.monotonic() - started
+        mark = time.monotonic()
+        match = await self._matched()
+        report.durations["match"] = time.monotonic() - mark
+        self._report_match(report, match)
+        mark = time.monotonic()
+        caps = {
+            sid: s.capabilities
+            for sid, s in ready.items()
+            if s.capabilities is not None
+        }
+        plan = await _drive(
+            plan_steps(
+                snapshots,
+                match,
+                self.baseline,
+                self.options,
+                caps,
+                now=now,
+                approve_held=approve_held,
+            )
+        )
+        self.last_plan = plan
+        report.durations["plan"] = time.monotonic() - mark
+        self._report_plan(report, plan)
+        if not dry_run:
+            mark = time.monotonic()
+            confirmed = await self._apply(report, plan.writes)
+            report.durations["apply"] = time.monotonic() - mark
+            self._record_history(report, plan, confirmed, now)
+            advance_baseline(self.baseline, plan, confirmed)
+        report.durations["total"] = time.monotonic() - started
+        self._cycles += 1
+        return report
+
+    # ---------------------------------------------------------------- collect
+
+    async def _prepare(self, report: SyncReport, *, full: bool, index: str) -> None:
+        """Read server info and users; load the item index when due.
+
+        ``index`` is ``"cycle"`` (periodic refresh counts this cycle), ``"targeted"``
+        (load only when missing or ``full``) or ``"none"`` (never load).
+        """
+
+        async def one(server: _Server) -> None:
+            server.ready = False
+            entry = report.server(server.server_id)
+            try:
+                async with server.semaphore:
+                    info = await server.client.get_system_info()
+                    server.users = await server.client.get_users(
+                        include_disabled=self.options.include_disabled_users,
+                        include_hidden=True,
+                    )
+                server.info = info
+                server.capabilities = Capabilities.for_version(info.version_tuple)
+                entry.name, entry.version = info.name, info.version
+                due = index == "cycle" and (
+                    server.cycles_since_index + 1
+                    >= max(1, self.options.index_refresh_cycles)
+                )
+                if index != "none" and (server.index is None or full or due):
+                    await self._load_index(server)
+                    entry.index_refreshed = True
+                elif index == "cycle":
+                    server.cycles_since_index += 1
+            except JellyfinError as err:
+                report.error(_error(server.server_id, "read failed", err))
+                return
+            entry.index_items = len(server.index or {})
+            entry.readable = True
+            server.ready = True
+
+        await asyncio.gather(*(one(s) for s in self._servers.values()))
+
+    async def _load_index(self, server: _Server) -> None:
+        index: dict[str, Item] = {}
+        series: dict[str, Item] = {}
+        async with server.semaphore:
+            async for page in server.client.iter_items(
+                None,
+                item_types=self.options.item_types,
+                fields=ITEM_FIELDS,
+                enable_user_data=False,
+                page_size=self.options.page_size,
+            ):
+                for item in page:
+                    index[item.id] = item
+            if "Episode" in self.options.item_types:
+                async for page in server.client.iter_items(
+                    None,
+                    item_types=("Series",),
+                    fields=("ProviderIds",),
+                    enable_user_data=False,
+                    page_size=self.options.page_size,
+                ):
+                    for item in page:
+                        series[item.id] = item
+        if index != server.index or series != server.series:
+            self._match_dirty = True
+        server.index, server.series = index, series
+        server.cycles_since_index = 0
+
+    def _learn(self, server: _Server, item: Item) -> None:
+        """Add or update an index entry from an item read with user data."""
+        if server.index is None:
+            return
+        known = replace(item, user_data=None)
+        if server.index.get(item.id) != known:
+            server.index[item.id] = known
+            self._match_dirty = True
+
+    async def _sweep(self, server: _Server, user_id: str) -> dict[str, UserData]:
+        found: dict[str, UserData] = {}
+        async with server.semaphore:
+            for query in SWEEPS:
+                async for page in server.client.iter_items(
+                    user_id,
+                    item_types=self.options.item_types,
+                    fields=ITEM_FIELDS,
+                    page_size=self.options.page_size,
+                    **query,
+                ):
+                    for item in page:
+                        if item.user_data is None:
+                            continue
+                        self._learn(server, item)
+                        found[item.id] = item.user_data
+        return found
+
+    async def _fetch(
+        self, server: _Server, user_id: str, ids: Collection[str]
+    ) -> dict[str, UserData]:
+        """Current data of some items; ids missing from the result vanished."""
+        found: dict[str, UserData] = {}
+        ordered = sorted(ids)
+        async with server.semaphore:
+            for start in range(0, len(ordered), ID_BATCH):
+                batch = ordered[start : start + ID_BATCH]
+                for item in await server.client.get_items(
+                    user_id, batch, fields=ITEM_FIELDS
+                ):
+                    if item.id in batch:
+                        self._learn(server, item)
+                        found[item.id] = item.user_data or UserData()
+        return found
+
+    async def _collect_full(
+        self, report: SyncReport, selected: list[MatchedUser]
+    ) -> list[UserSnapshot]:
+        data: dict[str, dict[str, dict[str, UserData]]] = defaultdict(dict)
+        jobs: list[Awaitable[None]] = []
+
+        def sweep_job(user: MatchedUser, server: _Server) -> Awaitable[None]:
+            async def job() -> None:
+                try:
+                    data[user.key][server.server_id] = await self._sweep(
+                        server, user.ids[server.server_id]
+                    )
+                except JellyfinError as err:
+                    report.error(_error(server.server_id, f"reading {user.name}", err))
+
+            return job()
+
+        for user in selected:
+            jobs.extend(sweep_job(user, self._servers[s]) for s in user.ids)
+        await asyncio.gather(*jobs)
+        match = await self._matched()
+        vanished: dict[str, dict[str, frozenset[str]]] = defaultdict(dict)
+        confirm_jobs: list[Awaitable[None]] = []
+
+        def confirm_job(
+            user: MatchedUser, server: _Server, ids: set[str]
+        ) -> Awaitable[None]:
+            async def job() -> None:
+                try:
+                    found = await self._fetch(server, user.ids[server.server_id], ids)
+                except JellyfinError as err:
+                    report.error(_error(server.server_id, f"reading {user.name}", err))
+                    del data[user.key][server.server_id]
+                    return
+                data[user.key][server.server_id].update(found)
+                gone = frozenset(ids - found.keys())
+                if gone:
+                    vanished[user.key][server.server_id] = gone
+                    report.vanished += len(gone)
+                    index = server.index or {}
+                    for item_id in gone:
+                        index.pop(item_id, None)
+                    self._match_dirty = True
+
+            return job()
+
+        for user in selected:
+            suspects = await _drive(self._suspects(user, data[user.key], match))
+            for server_id, ids in sorted(suspects.items()):
+                confirm_jobs.append(confirm_job(user, self._servers[server_id], ids))
+        await asyncio.gather(*confirm_jobs)
+        return [
+            UserSnapshot(
+                user=user,
+                readable=frozenset(data[user.key]),
+                data=data[user.key],
+                vanished=vanished.get(user.key, {}),
+            )
+            for user in selected
+        ]
+
+    def _suspects(
+        self,
+        user: MatchedUser,
+        swept: Mapping[str, Mapping[str, UserData]],
+        match: ItemMatch,
+    ) -> Steps[dict[str, set[str]]]:
+        """Items the baseline says had data on a server but the sweep missed.
+
+        They were un-watched (and so on), or they vanished: fetching them tells
+        which, so a deleted item is never read as an un-watch.
+        """
+        suspects: dict[str, set[str]] = defaultdict(set)
+        stored = self.baseline.users.get(user.key)
+        if stored is None:
+            return suspects
+        for count, (key, entry) in enumerate(stored.items.items(), 1):
+            index = match.resolve(key)
+            if index is None and match.aliases is None:
+                yield from build_aliases(match)
+                index = match.resolve(key)
+            if index is None:
+                continue
+            members = match.items[index].members
+            for server_id, state in entry.confirmed.items():
+                item_id = members.get(server_id)
+                if (
+                    item_id is not None
+                    and server_id in swept
+                    and not state.is_default
+                    and item_id not in swept[server_id]
+                ):
+                    suspects[server_id].add(item_id)
+            if count % self.options.yield_every == 0:
+                yield
+        return suspects
+
+    async def _collect_targets(
+        self,
+        report: SyncReport,
+        selected: list[MatchedUser],
+        targets: Mapping[str, Collection[tuple[str, str]]],
+    ) -> list[UserSnapshot]:
+        by_id = {
+            (server_id, user_id): user
+            for user in selected
+            for server_id, user_id in user.ids.items()
+        }
+        wanted: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        unknown: list[tuple[_Server, str, str]] = []
+        match = await self._matched()
+        for server_id in sorted(targets):
+            server = self._servers.get(server_id)
+            if server is None or not server.ready:
+                continue
+            for user_id, item_id in sorted(targets[server_id]):
+                user = by_id.get((server_id, user_id))
+                if user is None:
+                    continue
+                if match.member(server_id, item_id) is None:
+                    unknown.append((server, user_id, item_id))
+                wanted[user.key].add((server_id, item_id))
+        for server, user_id, item_id in unknown:
+            try:
+                await self._fetch(server, user_id, [item_id])
+            except JellyfinError as err:
+                report.error(_error(server.server_id, "reading a target", err))
+        match = await self._matched()
+        snapshots: list[UserSnapshot] = []
+        for user in selected:
+            if user.key not in wanted:
+                continue
+            scope: set[int] = set()
+            for server_id, item_id in wanted[user.key]:
+                index = match.by_member.get((server_id, item_id))
+                if index is not None:
+                    scope.add(index)
+            per_server: dict[str, set[str]] = defaultdict(set)
+            for index in scope:
+                for server_id, item_id in match.items[index].members.items():
+                    if server_id in user.ids:
+                        per_server[server_id].add(item_id)
+            data: dict[str, dict[str, UserData]] = {}
+            vanished: dict[str, frozenset[str]] = {}
+
+            async def read(
+                server_id: str,
+                ids: set[str],
+                user: MatchedUser = user,
+                data: dict[str, dict[str, UserData]] = data,
+                vanished: dict[str, frozenset[str]] = vanished,
+            ) -> None:
+                server = self._servers[server_id]
+                if not server.ready:
+                    return
+                try:
+                    found = await self._fetch(server, user.ids[server_id], ids)
+                except JellyfinError as err:
+                    report.error(_error(server_id, f"reading {user.name}", err))
+                    return
+                data[server_id] = found
+                if gone := frozenset(ids - found.keys()):
+                    vanished[server_id] = gone
+                    report.vanished += len(gone)
+
+            await asyncio.gather(
+                *(read(s, ids) for s, ids in sorted(per_server.items()))
+            )
+            snapshots.append(
+                UserSnapshot(
+                    user=user,
+                    readable=frozenset(data),
+                    data=data,
+                    vanished=vanished,
+                    scope=frozenset(scope),
+                )
+            )
+        return snapshots
+
+    async def _matched(self) -> ItemMatch:
+        if self._match is None or self._match_dirty:
+            indexes = {
+                sid: s.index for sid, s in self._servers.items() if s.index is not None
+            }
+            series = {sid: s.series for sid, s in self._servers.items()}
+            self._match_dirty = False
+            self._match = await _drive(match_items(indexes, series, self.options))
+        return self._match
+
+    # ------------------------------------------------------------------ apply
+
+    async def _apply(
+        self, report: SyncReport, writes: list[PlannedWrite]
+    ) -> dict[tuple[str, str, str], UserData]:
+        confirmed: dict[tuple[str, str, str], UserData] = {}
+
+        async def write(w: PlannedWrite) -> None:
+            server = self._servers[w.server_id]
+            entry = report.server(w.server_id)
+            caps = server.capabilities
+            try:
+                async with server.semaphore:
+                    result = await server.client.set_user_data(
+                        w.user_id,
+                        w.item_id,
+                        w.desired,
+                        w.fields,
+                        current=w.current,
+                        verify=bool(caps and caps.verify_writes),
+                    )
+            except JellyfinVerificationError as err:
+                result = err.actual
+            except JellyfinUnsupportedError as err:
+                entry.unsupported += 1
+                entry.failed += 1
+                report.writes_failed += 1
+                report.error(_error(w.server_id, f"write {w.identity}", err))
+                return
+            except JellyfinNotFoundError:
+                entry.failed += 1
+                report.writes_failed += 1
+                report.vanished += 1
+                if server.index is not None and w.item_id in server.index:
+                    del server.index[w.item_id]
+                    self._match_dirty = True
+                return
+            except JellyfinError as err:
+                entry.failed += 1
+                report.writes_failed += 1
+                report.error(_error(w.server_id, f"write {w.identity}", err))
+                return
+            confirmed[(w.server_id, w.user_key, w.identity)] = result
+            missed = [f for f in w.fields if not fx.same(f, result, w.desired)]
+            if missed:
+                entry.failed += 1
+                report.writes_failed += 1
+                names = ", ".join(f.value for f in missed)
+                report.error(f"{w.server_id}: write {w.identity}: {names} did not take")
+                return
+            report.writes_done += 1
+            entry.writes += 1
+            for sync_field in w.fields:
+                entry.writes_by_field[sync_field.value] = (
+                    entry.writes_by_field.get(sync_field.value, 0) + 1
+                )
+
+        await self._bounded(writes, write)
+        return confirmed
+
+    async def _bounded(
+        self,
+        writes: list[PlannedWrite],
+        action: Callable[[PlannedWrite], Awaitable[None]],
+    ) -> None:
+        """Run ``action`` for every write, at most N at a time per server."""
+        per_server: dict[str, list[PlannedWrite]] = defaultdict(list)
+        for w in writes:
+            per_server[w.server_id].append(w)
+
+        async def worker(queue: Iterator[PlannedWrite]) -> None:
+            for w in queue:
+                await action(w)
+
+        workers: list[Awaitable[None]] = []
+        for server_id in sorted(per_server):
+            queue = iter(per_server[server_id])
+            workers.extend(
+                worker(queue)
+                for _ in range(max(1, self.options.max_concurrent_requests))
+            )
+        await asyncio.gather(*workers)
+
+    # ---------------------------------------------------------------- history
+
+    def _record_history(
+        self,
+        report: SyncReport,
+        plan: SyncPlan,
+        confirmed: Mapping[tuple[str, str, str], UserData],
+        now: datetime,
+    ) -> None:
+        agreed_before: dict[tuple[str, str], UserData] = {}
+        for outcome in plan.outcomes:
+            stored = self.baseline.users.get(outcome.user_key)
+            entry = (
+                stored.items.get(outcome.stored_key)
+                if stored is not None and outcome.stored_key is not None
+                else None
+            )
+            agreed_before[(outcome.user_key, outcome.identity)] = (
+                entry.agreed if entry is not None else fx.DEFAULT
+            )
+        writes = [
+            HistoryWrite(
+                server_id=w.server_id,
+                user_key=w.user_key,
+                user_id=w.user_id,
+                item_id=w.item_id,
+                identity=w.identity,
+                fields=w.fields,
+                before=w.current,
+                after=confirmed[(w.server_id, w.user_key, w.identity)],
+                agreed_before=agreed_before[(w.user_key, w.identity)],
+            )
+            for w in plan.writes
+            if (w.server_id, w.user_key, w.identity) in confirmed
+        ]
+        if not writes:
+            return
+        limit = self.options.history_max_writes
+        if len(writes) > limit:
+            report.error(
+                f"history keeps {limit} of {len(writes)} writes; the rest cannot be undone"
+            )
+            writes = writes[:limit]
+        history = self.baseline.history
+        history.append(
+            HistoryCycle(cycle_id=report.cycle_id, at=now, writes=tuple(writes))
+        )
+        while len(history) > max(1, self.options.history_cycles) or (
+            sum(len(c.writes) for c in history) > limit
+        ):
+            history.pop(0)
+
+    @property
+    def undoable(self) -> list[str]:
+        """Ids of the cycles that can be undone, oldest first."""
+        return [c.cycle_id for c in self.baseline.history]
+
+    async def undo(
+        self, *, now: datetime, cycle_id: str | None = None, dry_run: bool = False
+    ) -> SyncReport:
+        """Restore what a cycle overwrote (the newest recorded one by default).
+
+        A field is only restored where the server still holds the value the cycle
+        wrote, so a newer change is never clobbered. The agreed state goes back too,
+        so the next cycle also returns the server the change came from. Writes that
+        fail stay in the history for another try; an undone cycle leaves the
+        history, so undoing the same ``cycle_id`` twice writes nothing the second
+        time.
+
+        Args:
+            now: Time of the undo (report only).
+            cycle_id: The cycle to undo (see :attr:`undoable`); the newest if ``None``.
+            dry_run: Report the writes without making them.
+        """
+        report = SyncReport(
+            cycle_id=format_datetime(now),
+            started=now,
+            dry_run=dry_run,
+            undo=True,
+            limit=self.options.report_limit,
+        )
+        started = time.monotonic()
+        history = self.baseline.history
+        position = (
+            len(history) - 1
+            if cycle_id is None
+            else next((i for i, c in enumerate(history) if c.cycle_id == cycle_id), -1)
+        )
+        if position < 0:
+            report.durations["total"] = time.monotonic() - started
+            return report
+        cycle = history[position]
+        report.cycle_id = cycle.cycle_id
+        await self._prepare(report, full=False, index="none")
+        current: dict[tuple[str, str], UserData] = {}
+        unreadable: set[tuple[str, str]] = set()
+        groups: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for w in cycle.writes:
+            groups[(w.server_id, w.user_id)].add(w.item_id)
+
+        async def read(server_id: str, user_id: str, ids: set[str]) -> None:
+            server = self._servers.get(server_id)
+            if server is None or not server.ready:
+                unreadable.add((server_id, user_id))
+                return
+            try:
+                found = await self._fetch(server, user_id, ids)
+            except JellyfinError as err:
+                report.error(_error(server_id, "reading for undo", err))
+                unreadable.add((server_id, user_id))
+                return
+            for item_id, state in found.items():
+                current[(server_id, item_id)] = state
+
+        await asyncio.gather(
+            *(read(s, u, ids) for (s, u), ids in sorted(groups.items()))
+        )
+        keep: list[HistoryWrite] = []
+        todo: list[tuple[HistoryWrite, PlannedWrite]] = []
+        for w in cycle.writes:
+            if (w.server_id, w.user_id) in unreadable:
+                keep.append(w)
+                continue
+            state = current.get((w.server_id, w.item_id))
+            if state is None:
+                report.vanished += 1
+                continue
+            if any(not fx.same(f, state, w.after) for f in w.fields):
+                report.error(f"{w.server_id}: {w.identity} changed since; not undone")
+                continue
+            desired = fx.copy_fields(state, w.before, w.fields)
+            fields = tuple(f for f in w.fields if not fx.same(f, state, desired))
+            if not fields:
+                continue
+            todo.append(
+                (
+                    w,
+                    PlannedWrite(
+                        server_id=w.server_id,
+                        user_key=w.user_key,
+                        user_id=w.user_id,
+                        item_id=w.item_id,
+                        identity=w.identity,
+                        fields=fields,
+                        current=state,
+                        desired=desired,
+                        resets=tuple(
+                            f for f in fields if fx.is_reset(f, state, desired)
+                        ),
+                    ),
+                )
+            )
+        report.writes_planned = len(todo)
+        report.planned = [p.to_dict() for _, p in todo[: report.limit]]
+        if dry_run:
+            report.durations["total"] = time.monotonic() - started
+            return report
+        confirmed = await self._apply(report, [p for _, p in todo])
+        for w, p in todo:
+            result = confirmed.get((p.server_id, p.user_key, p.identity))
+            if result is None:
+                keep.append(w)
+                continue
+            user = self.baseline.user(w.user_key)
+            entry = user.items.get(w.identity)
+            if entry is None:
+                entry = user.items[w.identity] = BaselineEntry(fx.DEFAULT, {})
+            entry.agreed = fx.copy_fields(entry.agreed, w.agreed_before, w.fields)
+            entry.confirmed[w.server_id] = result
+            if entry.is_default:
+                del user.items[w.identity]
+        if keep:
+            history[position] = replace(cycle, writes=tuple(keep))
+        else:
+            del history[position]
+        report.durations["total"] = time.monotonic() - started
+        return report
+
+    # ----------------------------------------------------------------- report
+
+    def _report_match(self, report: SyncReport, match: ItemMatch) -> None:
+        report.matches_by_method = {m.value: n for m, n in match.by_method.items()}
+        report.unmatched = dict(match.unmatched)
+        report.ambiguous = len(match.ambiguous)
+        report.ambiguous_examples = [
+            {"server": a.server_id, "key": a.key, "items": list(a.item_ids)}
+            for a in match.ambiguous[: report.limit]
+        ]
+        report.match_conflicts = match.conflicts
+
+    def _report_plan(self, report: SyncReport, plan: SyncPlan) -> None:
+        report.items_compared = plan.compared
+        report.writes_planned = len(plan.writes)
+        report.held = len(plan.held)
+        for w in plan.held:
+            report.server(w.server_id).held += 1
+        for s in plan.skipped:
+            report.server(s.server_id).unsupported += 1
+        report.unsupported = len(plan.skipped)
+        rules: dict[str, int] = defaultdict(int)
+        for c in plan.conflicts:
+            rules[c.decision.rule.value] += 1
+        report.conflicts_by_rule = dict(rules)
+        report.guard = [
+            {"user": user, "server": server, "resets": resets, "items_with_data": items}
+            for (user, server), (resets, items) in sorted(plan.guard.items())
+        ]
+        report.fill_lists(
+            planned=plan.writes,
+            held=plan.held,
+            conflicts=plan.conflicts,
+            unsupported=plan.skipped,
+        )

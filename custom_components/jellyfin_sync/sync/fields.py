@@ -1,0 +1,151 @@
+"""Field access, comparison and compact serialisation of :class:`UserData`."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from custom_components.jellyfin_sync.jellyfin.exceptions import JellyfinResponseError
+from custom_components.jellyfin_sync.jellyfin.models import (
+    SyncField,
+    UserData,
+    format_datetime,
+    parse_datetime,
+)
+
+DEFAULT = UserData()
+
+_ATTR: Mapping[SyncField, str] = {
+    SyncField.PLAYED: "played",
+    SyncField.PLAY_COUNT: "play_count",
+    SyncField.POSITION: "playback_position_ticks",
+    SyncField.LAST_PLAYED: "last_played_date",
+    SyncField.FAVORITE: "is_favorite",
+    SyncField.RATING: "rating",
+}
+
+#: Short keys of the stored form, in field order.
+_SHORT: Mapping[SyncField, str] = {
+    SyncField.PLAYED: "p",
+    SyncField.PLAY_COUNT: "n",
+    SyncField.POSITION: "t",
+    SyncField.LAST_PLAYED: "d",
+    SyncField.FAVORITE: "f",
+    SyncField.RATING: "r",
+}
+
+#: Field order used everywhere output must be deterministic.
+FIELD_ORDER: tuple[SyncField, ...] = tuple(SyncField)
+
+
+def get(data: UserData, sync_field: SyncField) -> Any:
+    """Value of one field.
+
+    >>> get(UserData(play_count=3), SyncField.PLAY_COUNT)
+    3
+    """
+    return getattr(data, _ATTR[sync_field])
+
+
+def with_values(base: UserData, values: Mapping[SyncField, Any]) -> UserData:
+    """``base`` with some fields replaced."""
+    if not values:
+        return base
+    return replace(base, **{_ATTR[f]: v for f, v in values.items()})
+
+
+def copy_fields(
+    base: UserData, source: UserData, fields: Iterable[SyncField]
+) -> UserData:
+    """``base`` with ``fields`` taken from ``source``."""
+    return with_values(base, {f: get(source, f) for f in fields})
+
+
+def same(sync_field: SyncField, left: UserData, right: UserData) -> bool:
+    """Whether one field holds the same value (dates within one second).
+
+    Servers store dates at different precisions, so a date written and read back may
+    differ by a fraction of a second; treating that as a change would rewrite it
+    every cycle.
+    """
+    a = get(left, sync_field)
+    b = get(right, sync_field)
+    if sync_field is SyncField.LAST_PLAYED and a is not None and b is not None:
+        delta: float = abs((a - b).total_seconds())
+        return delta < 1.0
+    return bool(a == b)
+
+
+def differing(
+    left: UserData, right: UserData, fields: Iterable[SyncField] = FIELD_ORDER
+) -> list[SyncField]:
+    """Fields whose values differ, in field order."""
+    return [f for f in fields if not same(f, left, right)]
+
+
+def is_reset(sync_field: SyncField, before: UserData, after: UserData) -> bool:
+    """Whether writing ``after`` over ``before`` un-watches, un-favourites or clears.
+
+    >>> is_reset(SyncField.PLAYED, UserData(played=True), UserData())
+    True
+    """
+    if sync_field is SyncField.PLAYED:
+        return before.played and not after.played
+    if sync_field is SyncField.FAVORITE:
+        return before.is_favorite and not after.is_favorite
+    if sync_field is SyncField.RATING:
+        return before.rating is not None and after.rating is None
+    return False
+
+
+def likes_rating(rating: float | None) -> float | None:
+    """The rating a likes-only server (10.8) stores for a wanted rating.
+
+    >>> likes_rating(7.0), likes_rating(3.0), likes_rating(None)
+    (10.0, 1.0, None)
+    """
+    if rating is None:
+        return None
+    return 10.0 if UserData(rating=rating).likes else 1.0
+
+
+def dump(data: UserData) -> dict[str, Any]:
+    """Compact JSON-safe form that omits default values.
+
+    >>> dump(UserData(played=True, play_count=2))
+    {'p': 1, 'n': 2}
+    """
+    out: dict[str, Any] = {}
+    for sync_field in FIELD_ORDER:
+        value = get(data, sync_field)
+        if value == get(DEFAULT, sync_field):
+            continue
+        if isinstance(value, bool):
+            value = int(value)
+        elif isinstance(value, datetime):
+            value = format_datetime(value)
+        out[_SHORT[sync_field]] = value
+    return out
+
+
+def load(raw: Mapping[str, Any]) -> UserData:
+    """Inverse of :func:`dump`.
+
+    Raises:
+        TypeError: the data is not an object.
+        ValueError: the data is not in the stored form.
+    """
+    if not isinstance(raw, Mapping):
+        raise TypeError("user data must be an object")
+    try:
+        rating = raw.get("r")
+        return UserData(
+            played=bool(raw.get("p", 0)),
+            play_count=int(raw.get("n", 0)),
+            playback_position_ticks=int(raw.get("t", 0)),
+            last_played_date=parse_datetime(raw.get("d")),
+            is_favorite=bool(raw.get("f", 0)),
+            rating=float(rating) if rating is not None else None,
+        )
+    except (TypeError, ValueError, JellyfinResponseError) as err:
+        raise ValueError(f"invalid stored user data: {err}") from err

@@ -1,0 +1,415 @@
+"""Turn snapshots + baseline into a plan of minimal writes, and advance the baseline.
+
+Pure: no I/O, no clock (``now`` is passed in). :func:`plan_steps` is a generator that
+yields every few thousand items so the engine can keep the event loop responsive;
+:func:`build_plan` runs it in one go.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from custom_components.jellyfin_sync.jellyfin.models import (
+    Capabilities,
+    SyncField,
+    UserData,
+)
+
+from . import fields as fx
+from .baseline import Baseline, BaselineEntry
+from .matching import ItemMatch, MatchedItem, MatchedUser, Steps, build_aliases, run
+from .merge import Decision, Participant, resolve
+from .options import SyncOptions
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserSnapshot:
+    """What was read for one user in this cycle."""
+
+    user: MatchedUser
+    readable: frozenset[str]
+    """Servers read completely for this user; only they take part."""
+    data: Mapping[str, Mapping[str, UserData]]
+    """Server id -> item id -> state. In a full cycle an absent item is untouched
+    (default state); in a targeted cycle an absent item was not read."""
+    vanished: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Server id -> item ids that no longer exist (rescan, deletion)."""
+    scope: frozenset[int] | None = None
+    """Targeted cycle: only these matched items (indexes into the match)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlannedWrite:
+    """One write: some fields of one item of one user on one server."""
+
+    server_id: str
+    user_key: str
+    user_id: str
+    item_id: str
+    identity: str
+    fields: tuple[SyncField, ...]
+    current: UserData
+    desired: UserData
+    """``current`` with ``fields`` replaced by the wanted values."""
+    resets: tuple[SyncField, ...]
+    """Fields this write clears (un-watch, un-favourite, clear rating)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (values as stored in the baseline)."""
+        return {
+            "server": self.server_id,
+            "user": self.user_key,
+            "item": self.item_id,
+            "identity": self.identity,
+            "fields": [f.value for f in self.fields],
+            "from": fx.dump(fx.copy_fields(fx.DEFAULT, self.current, self.fields)),
+            "to": fx.dump(fx.copy_fields(fx.DEFAULT, self.desired, self.fields)),
+            "resets": [f.value for f in self.resets],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """Fields that differ on a server but that its version cannot write."""
+
+    server_id: str
+    user_key: str
+    identity: str
+    item_id: str
+    fields: tuple[SyncField, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "server": self.server_id,
+            "user": self.user_key,
+            "identity": self.identity,
+            "item": self.item_id,
+            "fields": [f.value for f in self.fields],
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conflict:
+    """A decision for one item of one user."""
+
+    user_key: str
+    identity: str
+    decision: Decision
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "user": self.user_key,
+            "identity": self.identity,
+            **self.decision.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """The merge result of one item for one user (input to the baseline update)."""
+
+    user_key: str
+    identity: str
+    stored_key: str | None
+    """Key under which the baseline held the item, if it differs or exists."""
+    target: UserData
+    participants: Mapping[str, Participant]
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncPlan:
+    """Everything a cycle would write, hold and skip, with the reasons."""
+
+    writes: list[PlannedWrite] = field(default_factory=list)
+    held: list[PlannedWrite] = field(default_factory=list)
+    """Writes stopped by the mass-change guard."""
+    skipped: list[Skipped] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    compared: int = 0
+    """Matched items whose data was compared (per user)."""
+    guard: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    """``(user, server)`` -> (resets, items with data) where the guard tripped."""
+    readable: dict[str, frozenset[str]] = field(default_factory=dict)
+    """User -> servers read completely (full cycles only)."""
+
+    @property
+    def write_count(self) -> int:
+        """Writes to apply."""
+        return len(self.writes)
+
+
+def _interesting(
+    snapshot: UserSnapshot, match: ItemMatch, stored: Mapping[str, BaselineEntry]
+) -> Steps[list[int]]:
+    """Matched items worth comparing: non-default somewhere or in the baseline."""
+    if snapshot.scope is not None:
+        return sorted(snapshot.scope)
+    found: set[int] = set()
+    count = 0
+    for server_id in sorted(snapshot.readable):
+        for item_id in snapshot.data.get(server_id, {}):
+            index = match.by_member.get((server_id, item_id))
+            if index is not None:
+                found.add(index)
+            count += 1
+            if count % 2000 == 0:
+                yield
+    for key in stored:
+        index = match.resolve(key)
+        if index is None and match.aliases is None:
+            yield from build_aliases(match)
+            index = match.resolve(key)
+        if index is not None:
+            found.add(index)
+        count += 1
+        if count % 2000 == 0:
+            yield
+    return sorted(found)
+
+
+def _writes_for(
+    options: SyncOptions,
+    capabilities: Mapping[str, Capabilities],
+    user: MatchedUser,
+    item: MatchedItem,
+    part: Participant,
+    target: UserData,
+) -> tuple[PlannedWrite | None, Skipped | None]:
+    caps = capabilities[part.server_id]
+    current = part.current
+    values: dict[SyncField, Any] = {}
+    unsupported: list[SyncField] = []
+    for sync_field in fx.FIELD_ORDER:
+        if sync_field not in options.fields or fx.same(sync_field, current, target):
+            continue
+        if not options.direction(part.server_id, sync_field).writes:
+            continue
+        if sync_field is SyncField.RATING and not caps.set_numeric_rating:
+            # Likes-only server: write like/dislike/clear when the meaning differs.
+            if current.likes != target.likes:
+                values[sync_field] = fx.likes_rating(target.rating)
+            elif current.rating != target.rating:
+                unsupported.append(sync_field)
+            continue
+        if sync_field not in caps.writable_fields:
+            unsupported.append(sync_field)
+            continue
+        values[sync_field] = fx.get(target, sync_field)
+    skipped = (
+        Skipped(
+            server_id=part.server_id,
+            user_key=user.key,
+            identity=item.identity,
+            item_id=part.item_id,
+            fields=tuple(unsupported),
+        )
+        if unsupported
+        else None
+    )
+    if not values:
+        return None, skipped
+    desired = fx.with_values(current, values)
+    written = tuple(values)
+    return (
+        PlannedWrite(
+            server_id=part.server_id,
+            user_key=user.key,
+            user_id=user.ids[part.server_id],
+            item_id=part.item_id,
+            identity=item.identity,
+            fields=written,
+            current=current,
+            desired=desired,
+            resets=tuple(f for f in written if fx.is_reset(f, current, desired)),
+        ),
+        skipped,
+    )
+
+
+def plan_steps(
+    snapshots: Sequence[UserSnapshot],
+    match: ItemMatch,
+    baseline: Baseline,
+    options: SyncOptions,
+    capabilities: Mapping[str, Capabilities],
+    *,
+    now: datetime,
+    approve_held: bool = False,
+) -> Steps[SyncPlan]:
+    """Plan a cycle (step generator; see :func:`build_plan` for the arguments)."""
+    plan = SyncPlan()
+    count = 0
+    for snapshot in sorted(snapshots, key=lambda s: s.user.key):
+        user = snapshot.user
+        stored = baseline.users.get(user.key)
+        stored_items = stored.items if stored is not None else {}
+        synced = stored.servers if stored is not None else set()
+        if snapshot.scope is None:
+            plan.readable[user.key] = snapshot.readable
+        indexes = yield from _interesting(snapshot, match, stored_items)
+        user_writes: list[PlannedWrite] = []
+        for index in indexes:
+            item = match.items[index]
+            found = None
+            if stored is not None:
+                found = stored.find((item.identity, *match.keys_of.get(index, ())))
+            entry = found[1] if found else None
+            parts: dict[str, Participant] = {}
+            for server_id in sorted(item.members):
+                item_id = item.members[server_id]
+                if (
+                    server_id not in user.ids
+                    or server_id not in snapshot.readable
+                    or item_id in snapshot.vanished.get(server_id, ())
+                ):
+                    continue
+                server_data = snapshot.data.get(server_id, {})
+                current = server_data.get(item_id)
+                if current is None:
+                    if snapshot.scope is not None:
+                        continue
+                    current = fx.DEFAULT
+                if entry is not None:
+                    base = entry.confirmed.get(server_id)
+                else:
+                    base = fx.DEFAULT if server_id in synced else None
+                parts[server_id] = Participant(
+                    server_id=server_id, item_id=item_id, current=current, base=base
+                )
+            if len(parts) < 2:
+                continue
+            plan.compared += 1
+            target, decisions = resolve(
+                list(parts.values()),
+                entry.agreed if entry is not None else None,
+                options,
+                now=now,
+            )
+            plan.conflicts.extend(
+                Conflict(user_key=user.key, identity=item.identity, decision=d)
+                for d in decisions
+            )
+            plan.outcomes.append(
+                Outcome(
+                    user_key=user.key,
+                    identity=item.identity,
+                    stored_key=found[0] if found else None,
+                    target=target,
+                    participants=parts,
+                )
+            )
+            for part in parts.values():
+                write, skipped = _writes_for(
+                    options, capabilities, user, item, part, target
+                )
+                if skipped is not None:
+                    plan.skipped.append(skipped)
+                if write is not None:
+                    user_writes.append(write)
+            count += 1
+            if count % options.yield_every == 0:
+                yield
+        _guard(plan, snapshot, user_writes, options, approve_held=approve_held)
+    return plan
+
+
+def _guard(
+    plan: SyncPlan,
+    snapshot: UserSnapshot,
+    writes: list[PlannedWrite],
+    options: SyncOptions,
+    *,
+    approve_held: bool,
+) -> None:
+    """Hold a user's resets on servers where they exceed the guard limits."""
+    resets: dict[str, int] = defaultdict(int)
+    for write in writes:
+        if write.resets:
+            resets[write.server_id] += 1
+    tripped: set[str] = set()
+    for server_id, count in sorted(resets.items()):
+        with_data = len(snapshot.data.get(server_id, {}))
+        if options.guard.exceeded(count, with_data):
+            plan.guard[(snapshot.user.key, server_id)] = (count, with_data)
+            tripped.add(server_id)
+    for write in writes:
+        if write.resets and write.server_id in tripped and not approve_held:
+            plan.held.append(write)
+        else:
+            plan.writes.append(write)
+
+
+def build_plan(
+    snapshots: Sequence[UserSnapshot],
+    match: ItemMatch,
+    baseline: Baseline,
+    options: SyncOptions,
+    capabilities: Mapping[str, Capabilities],
+    *,
+    now: datetime,
+    approve_held: bool = False,
+) -> SyncPlan:
+    """Plan a cycle: which fields to write where, what to hold and skip.
+
+    Args:
+        snapshots: Per user, what was read from each server.
+        match: The matched items of all servers.
+        baseline: The state of the last sync (not modified).
+        options: Rules, directions and guard limits.
+        capabilities: Server id -> what its version can write.
+        now: The cycle's time (for played items without a date).
+        approve_held: Apply resets even where the mass-change guard trips.
+    """
+    return run(
+        plan_steps(
+            snapshots,
+            match,
+            baseline,
+            options,
+            capabilities,
+            now=now,
+            approve_held=approve_held,
+        )
+    )
+
+
+def advance_baseline(
+    baseline: Baseline,
+    plan: SyncPlan,
+    confirmed: Mapping[tuple[str, str, str], UserData],
+) -> None:
+    """Record the plan's outcome in ``baseline`` (in place).
+
+    Args:
+        baseline: The baseline to update.
+        plan: The plan that was (partly) applied.
+        confirmed: ``(server, user, identity)`` -> state confirmed after a successful
+            write. Servers without an entry keep the state they were read with, so a
+            failed or held write is planned again next cycle.
+    """
+    for user_key, readable in plan.readable.items():
+        baseline.user(user_key).servers.update(readable)
+    for outcome in plan.outcomes:
+        user = baseline.user(outcome.user_key)
+        old = None
+        if outcome.stored_key is not None:
+            old = user.items.pop(outcome.stored_key, None)
+        states: dict[str, UserData] = {}
+        if old is not None:
+            states.update(old.confirmed)
+        for server_id, part in outcome.participants.items():
+            states[server_id] = confirmed.get(
+                (server_id, outcome.user_key, outcome.identity), part.current
+            )
+        entry = BaselineEntry(outcome.target, states)
+        # Share the agreed object so storage can tell "confirmed == agreed" quickly.
+        for server_id, state in states.items():
+            if state == outcome.target:
+                states[server_id] = outcome.target
+        if not entry.is_default:
+            user.items[outcome.identity] = entry

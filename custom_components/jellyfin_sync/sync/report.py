@@ -1,0 +1,152 @@
+"""The report of one cycle (or undo): counts plus bounded lists, JSON-safe."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from custom_components.jellyfin_sync.jellyfin.models import format_datetime
+
+
+@dataclass(slots=True, kw_only=True)
+class ServerReport:
+    """How one server fared in a cycle."""
+
+    server_id: str
+    name: str = ""
+    version: str = ""
+    readable: bool = False
+    """Read completely (index and users); per-user failures are in ``errors``."""
+    index_items: int = 0
+    index_refreshed: bool = False
+    writes: int = 0
+    writes_by_field: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    held: int = 0
+    unsupported: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "server": self.server_id,
+            "name": self.name,
+            "version": self.version,
+            "readable": self.readable,
+            "index_items": self.index_items,
+            "index_refreshed": self.index_refreshed,
+            "writes": self.writes,
+            "writes_by_field": dict(sorted(self.writes_by_field.items())),
+            "failed": self.failed,
+            "held": self.held,
+            "unsupported": self.unsupported,
+        }
+
+
+def _bounded(entries: Sequence[Any], limit: int) -> list[Any]:
+    return [e.to_dict() if hasattr(e, "to_dict") else e for e in entries[:limit]]
+
+
+@dataclass(slots=True, kw_only=True)
+class SyncReport:
+    """Everything a user needs to see about a cycle before trusting it."""
+
+    cycle_id: str
+    started: datetime
+    dry_run: bool = False
+    full: bool = False
+    targeted: bool = False
+    undo: bool = False
+    servers: dict[str, ServerReport] = field(default_factory=dict)
+    users: list[str] = field(default_factory=list)
+    users_skipped: list[str] = field(default_factory=list)
+    items_compared: int = 0
+    matches_by_method: dict[str, int] = field(default_factory=dict)
+    unmatched: dict[str, int] = field(default_factory=dict)
+    ambiguous: int = 0
+    ambiguous_examples: list[dict[str, Any]] = field(default_factory=list)
+    match_conflicts: int = 0
+    writes_planned: int = 0
+    writes_done: int = 0
+    writes_failed: int = 0
+    conflicts_by_rule: dict[str, int] = field(default_factory=dict)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    held: int = 0
+    held_writes: list[dict[str, Any]] = field(default_factory=list)
+    guard: list[dict[str, Any]] = field(default_factory=list)
+    unsupported: int = 0
+    unsupported_examples: list[dict[str, Any]] = field(default_factory=list)
+    vanished: int = 0
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    """The first planned writes (all of them up to the report limit)."""
+    errors: list[str] = field(default_factory=list)
+    errors_total: int = 0
+    durations: dict[str, float] = field(default_factory=dict)
+    limit: int = 50
+
+    def server(self, server_id: str) -> ServerReport:
+        """The report of one server (created when missing)."""
+        found = self.servers.get(server_id)
+        if found is None:
+            found = self.servers[server_id] = ServerReport(server_id=server_id)
+        return found
+
+    def error(self, message: str) -> None:
+        """Add an error line (bounded list, complete count)."""
+        self.errors_total += 1
+        if len(self.errors) < self.limit:
+            self.errors.append(message)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every server was read and every write succeeded."""
+        return self.errors_total == 0 and all(s.readable for s in self.servers.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form for action responses and diagnostics."""
+        return {
+            "cycle": self.cycle_id,
+            "started": format_datetime(self.started),
+            "dry_run": self.dry_run,
+            "full": self.full,
+            "targeted": self.targeted,
+            "undo": self.undo,
+            "ok": self.ok,
+            "servers": [self.servers[s].to_dict() for s in sorted(self.servers)],
+            "users": list(self.users),
+            "users_skipped": list(self.users_skipped),
+            "items_compared": self.items_compared,
+            "matches_by_method": dict(sorted(self.matches_by_method.items())),
+            "unmatched": dict(sorted(self.unmatched.items())),
+            "ambiguous": self.ambiguous,
+            "ambiguous_examples": list(self.ambiguous_examples),
+            "match_conflicts": self.match_conflicts,
+            "writes_planned": self.writes_planned,
+            "writes_done": self.writes_done,
+            "writes_failed": self.writes_failed,
+            "conflicts_by_rule": dict(sorted(self.conflicts_by_rule.items())),
+            "conflicts": list(self.conflicts),
+            "held": self.held,
+            "held_writes": list(self.held_writes),
+            "guard": list(self.guard),
+            "unsupported": self.unsupported,
+            "unsupported_examples": list(self.unsupported_examples),
+            "vanished": self.vanished,
+            "planned": list(self.planned),
+            "errors": list(self.errors),
+            "errors_total": self.errors_total,
+            "durations": {k: round(v, 4) for k, v in sorted(self.durations.items())},
+        }
+
+    def fill_lists(
+        self,
+        *,
+        planned: Sequence[Any],
+        held: Sequence[Any],
+        conflicts: Sequence[Any],
+        unsupported: Sequence[Any],
+    ) -> None:
+        """Set the bounded example lists from complete sequences."""
+        self.planned = _bounded(planned, self.limit)
+        self.held_writes = _bounded(held, self.limit)
+        self.conflicts = _bounded(conflicts, self.limit)
+        self.unsupported_examples = _bounded(unsupported, self.limit)
