@@ -722,6 +722,10 @@ class SimulatedServer:
         """User name -> user id (32-hex)."""
         return {name: user.id for name, user in self._users.items()}
 
+    def reset_counters(self) -> None:
+        """Zero the request and byte counters."""
+        self.counters = Counters()
+
     def user_token(self, name: str) -> str:
         """Return a device token of a user (the user's own session)."""
         return self._users[name].token
