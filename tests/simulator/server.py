@@ -595,6 +595,8 @@ class SimulatedServer:
         self._by_id: dict[str, SimItem] = {i.id: i for i in self._items}
         self._by_identity: dict[str, SimItem] = {i.identity: i for i in self._items}
         self._deleted: dict[str, SimItem] = {}
+        self._generation = 0
+        self._query_cache: dict[tuple[Any, ...], tuple[int, list[SimItem]]] = {}
         self._children: dict[str, list[SimItem]] = {}
         self._reindex_children()
         self._data: dict[str, dict[str, UserDataRow]] = {
@@ -794,6 +796,7 @@ class SimulatedServer:
     def save(self, user: SimUser, item: SimItem, row: UserDataRow, reason: str) -> None:
         """Store a row and raise ``UserDataSaved`` (webhooks, :attr:`events`)."""
         self._data[user.id][self._data_key(item)] = row.copy()
+        self._generation += 1
         dto = self.user_data_dto(user.id, item)
         self.events.append(SaveEvent(user.name, item.id, reason, dto))
         if self.webhooks.targets:
@@ -869,6 +872,7 @@ class SimulatedServer:
     # ---------------------------------------------------------------- library events
 
     def _reindex_children(self) -> None:
+        self._generation += 1
         children: dict[str, list[SimItem]] = {}
         for item in self._items:
             if item.parent_id is not None and item.parent_id != item.id:
@@ -901,11 +905,13 @@ class SimulatedServer:
         gone = [i for i in self._items if not i.is_folder and rng.random() < fraction]
         for item in gone:
             self._vanished[item.id] = until
+        self._generation += 1
         return [i.id for i in gone]
 
     def end_rescan(self) -> None:
         """Finish a running scan now: every vanished item is back."""
         self._vanished.clear()
+        self._generation += 1
 
     def _visible(self, item: SimItem, now_mono: float) -> bool:
         until = self._vanished.get(item.id)
@@ -1646,6 +1652,83 @@ class SimulatedServer:
         limit = as_int("limit")
         search = (last("searchterm") or "").lower()
 
+        user_filters = bool(
+            is_played is not None
+            or is_favorite is not None
+            or filters - {"IsFolder", "IsNotFolder"}
+        )
+        cache_key = (
+            user.id if user is not None else None,
+            recursive,
+            parent_id,
+            tuple(ids),
+            tuple(sorted(include)),
+            tuple(sorted(exclude)),
+            tuple(sorted(filters)),
+            tuple(sort_by),
+            tuple(sort_order),
+            is_played,
+            is_favorite,
+            search,
+        )
+        cached = self._query_cache.get(cache_key)
+        if cached is not None and cached[0] == self._generation and not self._vanished:
+            selected = cached[1]
+        else:
+            selected = self._select(
+                user=user,
+                recursive=recursive,
+                parent_id=parent_id,
+                ids=ids,
+                include=include,
+                exclude=exclude,
+                filters=filters,
+                sort_by=sort_by,
+                sort_order=sort_order,
+                is_played=is_played,
+                is_favorite=is_favorite,
+                search=search,
+                user_filters=user_filters,
+            )
+            if len(self._query_cache) > 16:
+                self._query_cache.clear()
+            if not self._vanished:
+                self._query_cache[cache_key] = (self._generation, selected)
+        uid = user.id if user is not None else None
+        total = len(selected)
+        page = selected[start:] if limit is None else selected[start : start + limit]
+        dtos = [
+            self.item_dto(
+                item,
+                user_id=uid,
+                fields=fields,
+                enable_user_data=enable_user_data,
+                enable_images=enable_images,
+            )
+            for item in page
+        ]
+        if not enable_total:
+            total = len(dtos) if self.version_tuple[:2] < (10, 11) else 0
+        return _json({"Items": dtos, "TotalRecordCount": total, "StartIndex": start})
+
+    def _select(
+        self,
+        *,
+        user: SimUser | None,
+        recursive: bool,
+        parent_id: str | None,
+        ids: list[str],
+        include: set[str],
+        exclude: set[str],
+        filters: set[str],
+        sort_by: list[str],
+        sort_order: list[str],
+        is_played: bool | None,
+        is_favorite: bool | None,
+        search: str,
+        user_filters: bool,
+    ) -> list[SimItem]:
+        """Filter and order items for ``/Items`` (the SQL part of GetItems)."""
         now_mono = time.monotonic()
         candidates: Iterable[SimItem]
         if ids:
@@ -1695,7 +1778,7 @@ class SimulatedServer:
                 continue
             if "IsNotFolder" in filters and item.is_folder:
                 continue
-            if uid is not None:
+            if uid is not None and user_filters:
                 row = row_of(item)
                 if is_played is not None and played_of(item) != is_played:
                     continue
@@ -1733,21 +1816,7 @@ class SimulatedServer:
         elif self.version_tuple[:2] >= (10, 11):
             selected.sort(key=lambda i: i.sort_name)
 
-        total = len(selected)
-        page = selected[start:] if limit is None else selected[start : start + limit]
-        dtos = [
-            self.item_dto(
-                item,
-                user_id=uid,
-                fields=fields,
-                enable_user_data=enable_user_data,
-                enable_images=enable_images,
-            )
-            for item in page
-        ]
-        if not enable_total:
-            total = len(dtos) if self.version_tuple[:2] < (10, 11) else 0
-        return _json({"Items": dtos, "TotalRecordCount": total, "StartIndex": start})
+        return selected
 
 
 _MISSING = object()
