@@ -250,10 +250,8 @@ def check_request(
     for name, param in declared.items():
         if param.get("in") == "query" and param.get("required") and name not in seen:
             add("request", f"missing required query parameter {param['name']!r}")
-        if param.get("in") == "path":
-            value = path_params.get(param["name"])
-            if value is None:
-                add("request", f"missing path parameter {param['name']!r}")
+        if param.get("in") == "path" and param["name"] not in path_params:
+            add("request", f"missing path parameter {param['name']!r}")
     body_spec = op.get("requestBody")
     if body_spec is not None:
         content = body_spec.get("content", {})
