@@ -1152,3 +1152,49 @@ def test_item_parsing_keeps_identity_fields() -> None:
     assert item.production_year == 2020
     assert item.path == "/media/show/s01e02-e03.mkv"
     assert item.user_data == UserData()
+
+
+async def test_write_answer_without_body_is_read_back(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("10.10.7")
+    path = f"/UserItems/{ITEM}/UserData"
+    server.route("POST", path, reply(204, text="", content_type="text/plain"))
+    server.route("GET", path, reply(payload=user_data_json(IsFavorite=True)))
+    client, _ = make_client(server, session)
+    result = await client.set_user_data(
+        USER, ITEM, UserData(is_favorite=True), {SyncField.FAVORITE}
+    )
+    assert result == UserData(is_favorite=True)
+    assert [s.method for s in server.seen[1:]] == ["POST", "GET"]
+
+
+async def test_redirected_write_is_not_followed(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("10.10.7")
+    path = f"/UserItems/{ITEM}/Rating"
+    server.route(
+        "DELETE",
+        path,
+        reply(307, text="", content_type="text/plain", headers={"Location": "/x"}),
+    )
+    client, _ = make_client(server, session)
+    with pytest.raises(JellyfinResponseError, match="unexpected HTTP 307"):
+        await client.set_user_data(USER, ITEM, UserData(), {SyncField.RATING})
+    assert [s.path for s in server.seen] == ["/System/Info", path]
+
+
+async def test_real_backoff_sleep(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.route(
+        "GET",
+        "/System/Info",
+        reply(500, text="x", content_type="text/plain"),
+        reply(payload=info_json("10.9.11")),
+    )
+    client = JellyfinClient(server.url, API_KEY, session, retry_backoff=0.0)
+    info = await client.get_system_info()
+    assert info.version == "10.9.11"
+    assert client.request_stats.retries == 1
