@@ -778,6 +778,10 @@ async def test_listing_without_user_needs_no_version(
     with pytest.raises(ValueError, match="invalid item id"):
         async for _ in client.iter_items(USER, ids=["../System"]):
             pass
+    # No ids means no items, not the whole library; nothing is requested.
+    assert [p async for p in client.iter_items(USER, ids=[])] == []
+    assert await client.get_items(USER, []) == []
+    assert [s.path for s in server.seen] == ["/Items"]
 
 
 async def test_get_items_chunks_long_id_lists(
@@ -1093,6 +1097,11 @@ async def test_no_op_write_sends_nothing(
     assert [s.path for s in server.seen] == ["/System/Info"]
     with pytest.raises(ValueError, match="invalid user id"):
         await client.set_user_data("a b", ITEM, current, [SyncField.PLAYED])
+    with pytest.raises(ValueError, match="between 0 and 10"):
+        await client.set_user_data(USER, ITEM, UserData(rating=-1.0), [])
+    with pytest.raises(ValueError, match="invalid item id"):
+        await client.get_user_data(USER, "")
+    assert [s.path for s in server.seen] == ["/System/Info"]
 
 
 async def test_secret_never_leaks(

@@ -454,6 +454,8 @@ class JellyfinClient:
             query["includeItemTypes"] = ",".join(item_types)
         if ids is None:
             query["excludeLocationTypes"] = "Virtual"
+        elif not ids:
+            return  # an empty ids= would list the whole library
         else:
             query["ids"] = ",".join(_check_id(i, "item id") for i in ids)
         if is_played is not None:
@@ -550,13 +552,12 @@ class JellyfinClient:
         Raises:
             JellyfinNotFoundError: no such item (or user) for this user.
         """
-        capabilities = await self._capabilities()
+        _check_id(user_id, "user id")
         _check_id(item_id, "item id")
+        capabilities = await self._capabilities()
         if capabilities.generic_user_data:
             path = f"/UserItems/{item_id}/UserData"
-            data = await self._request(
-                "GET", path, params={"userId": _check_id(user_id, "user id")}
-            )
+            data = await self._request("GET", path, params={"userId": user_id})
             return self._parse(UserData.from_json, data, f"GET {path}")
         items = await self.get_items(user_id, [item_id], fields=())
         if not items:
@@ -600,10 +601,12 @@ class JellyfinClient:
                 value (e.g. a position on 10.8); nothing was written.
             JellyfinVerificationError: the read-back differs from what was written.
         """
-        capabilities = await self._capabilities()
         _check_id(user_id, "user id")
         _check_id(item_id, "item id")
+        if desired.rating is not None and not 0 <= desired.rating <= 10:
+            raise ValueError("rating must be between 0 and 10")
         wanted = frozenset(SyncField(f) for f in fields)
+        capabilities = await self._capabilities()
         if current is None and needs_current(capabilities, desired, wanted):
             current = await self.get_user_data(user_id, item_id)
         plan = plan_write(capabilities, desired, wanted, current)
