@@ -114,7 +114,7 @@ async def test_every_route_conforms(jellyfin_server_factory, session, version) -
         bad_rating = await raw.update("alice", movie.id, {"Rating": 42})
         assert bad_rating.status == 400
     assert (await raw.get("/Users/Me")).status == 400
-    assert (await bob.get("/Users")).status == 403
+    assert (await bob.get("/Users")).status == 200
     assert (await raw.get(f"/Users/{'5' * 32}")).status == 404
     recorded = conformance.VIOLATIONS[before:]
     assert recorded == [], "\n".join(str(v) for v in recorded)

@@ -709,12 +709,14 @@ async def test_6_user_item_data_item_id_per_version(
 async def test_6_dates_have_seven_digits_and_z(
     jellyfin_server_factory, session, version
 ) -> None:
-    """§6: dates are written as yyyy-MM-ddTHH:mm:ss.fffffffZ."""
+    """§6: 7 digits + Z when milliseconds are 0, else STJ's trimmed ISO form."""
     server = await make(jellyfin_server_factory, version)
     raw = RawClient(session, server)
     item = movie(server)
-    data = (await raw.played("alice", item.id, date="2024-01-02T03:04:05.123Z")).json()
-    assert data["LastPlayedDate"] == "2024-01-02T03:04:05.1230000Z"
+    data = (await raw.played("alice", item.id, date="2024-01-02T03:04:05Z")).json()
+    assert data["LastPlayedDate"] == "2024-01-02T03:04:05.0000000Z"
+    data = (await raw.played("alice", item.id, date="2024-01-02T03:04:05.120Z")).json()
+    assert data["LastPlayedDate"] == "2024-01-02T03:04:05.12Z"
 
 
 @pytest.mark.parametrize("version", ["10.10.7", "10.11.11"])
@@ -764,3 +766,41 @@ async def test_rescan_items_briefly_vanish(
     server.end_rescan()
     listed = await raw.items("alice", recursive=True, filters="IsNotFolder")
     assert set(gone) <= {i["Id"] for i in listed.json()["Items"]}
+
+
+@pytest.mark.parametrize("version", ALL)
+async def test_1_1_header_precedence(jellyfin_server_factory, session, version) -> None:
+    """§1.1: X-Emby-Authorization wins before 10.11; 10.11 reads Authorization first."""
+    server = await make(jellyfin_server_factory, version)
+    raw = RawClient(session, server, token="")
+    headers = {
+        "Authorization": f'MediaBrowser Token="{server.api_key}"',
+        "X-Emby-Authorization": 'MediaBrowser Token="ffffffffffffffffffffffffffffffff"',
+    }
+    reply = await raw.get("/System/Info", headers=headers)
+    assert reply.status == (200 if version.startswith("10.11") else 401)
+
+
+@pytest.mark.parametrize("version", ALL)
+async def test_2_1_user_token_without_user_id(
+    jellyfin_server_factory, session, version
+) -> None:
+    """§1.2/§2.1: 10.9+ falls back to the caller; 10.8's empty userId means no user."""
+    server = await make(jellyfin_server_factory, version)
+    bob = RawClient(session, server, token=server.user_token("bob"))
+    reply = await bob.get("/Items", params={"recursive": True, "limit": 2})
+    items = reply.json()["Items"]
+    assert items
+    has_user_data = all("UserData" in i for i in items)
+    assert has_user_data is (not version.startswith("10.8"))
+
+
+@pytest.mark.parametrize("version", ["10.8.13", "10.11.11"])
+async def test_6_doubles_written_like_system_text_json(
+    jellyfin_server_factory, session, version
+) -> None:
+    """§6: a rating of 10 is written as ``10`` (System.Text.Json), not ``10.0``."""
+    server = await make(jellyfin_server_factory, version)
+    raw = RawClient(session, server)
+    reply = await raw.likes("alice", movie(server).id, True)
+    assert '"Rating":10,' in reply.text

@@ -126,19 +126,25 @@ def _parse_auth_header(value: str, *, allow_emby: bool) -> dict[str, str] | None
     return params
 
 
-def find_token(request: web.Request, *, legacy: bool) -> str | None:
+def find_token(
+    request: web.Request, *, legacy: bool, modern: bool = False
+) -> str | None:
     """Return the token as ``AuthorizationContext`` finds it, or None.
 
-    10.8-10.10 (and 10.11 with ``EnableLegacyAuthorization``): ``X-Emby-Authorization``
-    then ``Authorization`` (schemes MediaBrowser/Emby), ``X-Emby-Token``,
-    ``X-MediaBrowser-Token``, ``?ApiKey``, ``?api_key``. Without legacy: only
-    ``Authorization: MediaBrowser Token=..`` and ``?ApiKey``.
+    10.8-10.10: ``X-Emby-Authorization`` (else ``Authorization``; schemes
+    MediaBrowser/Emby), ``X-Emby-Token``, ``X-MediaBrowser-Token``, ``?ApiKey``,
+    ``?api_key``. 10.11 (``modern``) reads ``Authorization`` first and the legacy
+    sources only with ``EnableLegacyAuthorization``; without it only
+    ``Authorization: MediaBrowser Token=..`` and ``?ApiKey`` work.
     """
     headers = request.headers
-    header_value = None
-    if legacy:
+    if not modern:
         header_value = headers.get("X-Emby-Authorization") or headers.get(
             "Authorization"
+        )
+    elif legacy:
+        header_value = headers.get("Authorization") or headers.get(
+            "X-Emby-Authorization"
         )
     else:
         header_value = headers.get("Authorization")
@@ -975,7 +981,7 @@ class SimulatedServer:
         row = self._data[user_id].get(self._data_key(item)) or UserDataRow()
         dto: dict[str, Any] = {}
         if row.rating is not None:
-            dto["Rating"] = row.rating
+            dto["Rating"] = _dotnet_double(row.rating)
         if item.is_folder and item.type != "CollectionFolder":
             leaves = self._descendant_leaves(item)
             played = 0
@@ -984,7 +990,7 @@ class SimulatedServer:
                 if leaf_row is not None and leaf_row.played:
                     played += 1
             if leaves:
-                dto["PlayedPercentage"] = 100.0 * played / len(leaves)
+                dto["PlayedPercentage"] = _dotnet_double(100.0 * played / len(leaves))
             dto["UnplayedItemCount"] = len(leaves) - played
         dto["PlaybackPositionTicks"] = row.playback_position_ticks
         dto["PlayCount"] = row.play_count
@@ -1323,7 +1329,11 @@ class SimulatedServer:
     # ---------------------------------------------------------------- auth helpers
 
     def _caller(self, request: web.Request) -> Caller:
-        token = find_token(request, legacy=self.legacy_auth)
+        token = find_token(
+            request,
+            legacy=self.legacy_auth,
+            modern=self.version_tuple[:2] >= (10, 11),
+        )
         caller = Caller(token_present=token is not None)
         if token is None:
             return caller
@@ -1473,9 +1483,7 @@ class SimulatedServer:
         }
 
     async def _h_users(self, request: web.Request) -> web.Response:
-        caller = self._authorized(request)
-        if not caller.is_admin:
-            raise ApiError(403, "")
+        self._authorized(request)
         users = sorted(self._users.values(), key=lambda u: u.name.lower())
         return _json([self._user_dto(u) for u in users])
 
@@ -1604,7 +1612,9 @@ class SimulatedServer:
             user = self._users_by_id.get(user_id)
             if user is None and modern:
                 raise not_found()
-        elif caller.user_id is not None:
+        elif modern and caller.user_id is not None:
+            # 10.9+ GetUserId falls back to the caller; 10.8's userId defaults to
+            # Guid.Empty, i.e. no user and no user data.
             user = self._users_by_id[caller.user_id]
 
         def last(name: str) -> str | None:
@@ -1901,6 +1911,11 @@ def _sort_key(
     if name == "Runtime":
         return lambda i: i.runtime_ticks or 0
     return lambda i: i.year or 0
+
+
+def _dotnet_double(value: float) -> float | int:
+    """Return a double as System.Text.Json writes it (``10``, not ``10.0``)."""
+    return int(value) if value.is_integer() else value
 
 
 def _parse_bool(raw: str) -> bool:

@@ -154,10 +154,19 @@ def playback_progress(
     return completed
 
 
-def format_date(value: datetime) -> str:
-    """Format a date like Jellyfin's JsonDateTimeConverter (7 digits, ``Z``)."""
+def format_date(value: datetime, *, utc_kind: bool = True) -> str:
+    """Format a date like Jellyfin's JsonDateTimeConverter (API-NOTES §6).
+
+    Whole milliseconds of zero: ``yyyy-MM-ddTHH:mm:ss.fffffffZ`` (7 digits).
+    Otherwise System.Text.Json's default ISO form: fraction without trailing zeros,
+    and no ``Z`` when the value's kind is not UTC (``utc_kind=False``).
+    """
     utc = value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond * 10:07d}Z"
+    head = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond // 1000 == 0:
+        return f"{head}.{utc.microsecond * 10:07d}Z"
+    fraction = f"{utc.microsecond:06d}".rstrip("0")
+    return f"{head}.{fraction}" + ("Z" if utc_kind else "")
 
 
 def parse_date(raw: str) -> datetime:
