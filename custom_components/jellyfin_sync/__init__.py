@@ -1,19 +1,27 @@
-"""Jellyfin Sync: keep the per-user watch data of two or more Jellyfin servers identical."""
+"""Jellyfin Sync: keep the per-user watch data of two or more Jellyfin servers identical.
 
-from homeassistant.config_entries import ConfigEntry
+Thin Home Assistant glue: the coordinator runs the sync engine over the Jellyfin
+client; this module sets entries up and tears them down, and registers the actions.
+"""
+
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN
+from .const import CONF_SERVER_ID, CONF_SERVERS, DOMAIN
+from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
 
-type JellyfinSyncConfigEntry = ConfigEntry[None]
+__all__ = ["JellyfinSyncConfigEntry"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the integration (actions are registered here)."""
+    """Set up the integration (actions are registered here, once)."""
+    async_setup_services(hass)
     return True
 
 
@@ -21,12 +29,37 @@ async def async_setup_entry(
     hass: HomeAssistant, entry: JellyfinSyncConfigEntry
 ) -> bool:
     """Set up a sync group from a config entry."""
-    entry.runtime_data = None
+    coordinator = JellyfinSyncCoordinator(hass, entry)
+    await coordinator.async_config_entry_first_refresh()
+    entry.runtime_data = coordinator
+    _remove_stale_devices(hass, entry)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
 async def async_unload_entry(
     hass: HomeAssistant, entry: JellyfinSyncConfigEntry
 ) -> bool:
-    """Unload a sync group."""
-    return True
+    """Unload a sync group (the coordinator shuts down with the entry)."""
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        entry.runtime_data.async_clear_issues()
+    return unloaded
+
+
+async def async_remove_entry(
+    hass: HomeAssistant, entry: JellyfinSyncConfigEntry
+) -> None:
+    """Delete the stored baseline and history when a group is deleted."""
+    await JellyfinSyncCoordinator.async_remove_store(hass, entry)
+
+
+def _remove_stale_devices(hass: HomeAssistant, entry: JellyfinSyncConfigEntry) -> None:
+    """Remove the devices of servers that were removed from the group."""
+    registry = dr.async_get(hass)
+    wanted = {entry.entry_id} | {s[CONF_SERVER_ID] for s in entry.data[CONF_SERVERS]}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if not any(
+            domain == DOMAIN and ident in wanted for domain, ident in device.identifiers
+        ):
+            registry.async_remove_device(device.id)

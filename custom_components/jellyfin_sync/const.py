@@ -1,5 +1,91 @@
 """Constants of the Jellyfin Sync integration."""
 
+from datetime import timedelta
+import logging
 from typing import Final
 
 DOMAIN: Final = "jellyfin_sync"
+LOGGER: Final = logging.getLogger(__package__)
+
+# ---- config entry data -------------------------------------------------------------
+CONF_SERVERS: Final = "servers"
+"""``entry.data[CONF_SERVERS]``: list of server dicts (keys below), in priority order."""
+CONF_SERVER_ID: Final = "server_id"
+CONF_NAME: Final = "name"
+# CONF_URL, CONF_API_KEY and CONF_VERIFY_SSL come from homeassistant.const.
+
+# ---- options -------------------------------------------------------------------------
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+"""Minutes between sync cycles."""
+CONF_FIELDS: Final = "fields"
+CONF_USER_MODE: Final = "user_mode"
+CONF_USERS: Final = "users"
+CONF_USER_MAP: Final = "user_map"
+CONF_PRIMARY_SERVER: Final = "primary_server"
+CONF_DIRECTION: Final = "direction"
+CONF_FIRST_SYNC: Final = "first_sync"
+CONF_MAX_CHANGES: Final = "max_changes"
+CONF_MAX_CHANGE_PERCENT: Final = "max_change_percent"
+CONF_DRY_RUN: Final = "dry_run"
+
+USER_MODE_ALL: Final = "all"
+USER_MODE_INCLUDE: Final = "include"
+USER_MODE_EXCLUDE: Final = "exclude"
+USER_MODES: Final = (USER_MODE_ALL, USER_MODE_INCLUDE, USER_MODE_EXCLUDE)
+
+DIRECTION_TWO_WAY: Final = "two_way"
+DIRECTION_ONE_WAY: Final = "one_way"
+DIRECTIONS: Final = (DIRECTION_TWO_WAY, DIRECTION_ONE_WAY)
+
+FIRST_SYNC_MERGE: Final = "merge"
+FIRST_SYNC_PRIMARY: Final = "primary_wins"
+FIRST_SYNC_POLICIES: Final = (FIRST_SYNC_MERGE, FIRST_SYNC_PRIMARY)
+
+DEFAULT_SCAN_INTERVAL: Final = 30
+MIN_SCAN_INTERVAL: Final = 5
+MAX_SCAN_INTERVAL: Final = 1440
+DEFAULT_MAX_CHANGES: Final = 500
+DEFAULT_MAX_CHANGE_PERCENT: Final = 20
+
+# ---- runtime -------------------------------------------------------------------------
+STORAGE_VERSION: Final = 1
+STORAGE_MINOR_VERSION: Final = 1
+REPORT_HISTORY: Final = 5
+"""How many cycle summaries are kept for diagnostics."""
+FAILURES_BEFORE_REPAIR: Final = 3
+"""Consecutive failed cycles of one server before a repair issue is raised."""
+MIN_SUPPORTED_VERSION: Final = (10, 8)
+FULL_FEATURED_VERSION: Final = (10, 9)
+REQUEST_TIMEOUT: Final = 30.0
+CLIENT_RETRIES: Final = 3
+CLIENT_RETRY_BACKOFF: Final = 1.0
+INFO_REFRESH: Final = timedelta(hours=6)
+
+# ---- events, actions, repairs --------------------------------------------------------
+EVENT_COMPLETED: Final = f"{DOMAIN}_completed"
+SERVICE_RUN: Final = "run"
+SERVICE_UNDO: Final = "undo"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_DRY_RUN: Final = "dry_run"
+ATTR_FULL: Final = "full"
+ATTR_USERS: Final = "users"
+
+ISSUE_HELD: Final = "held_changes"
+ISSUE_OLD_VERSION: Final = "reduced_capabilities"
+ISSUE_UNSUPPORTED: Final = "unsupported_version"
+ISSUE_FAILING: Final = "persistent_failure"
+
+STATUS_IDLE: Final = "idle"
+STATUS_SYNCING: Final = "syncing"
+STATUS_OK: Final = "ok"
+STATUS_DRY_RUN: Final = "dry_run"
+STATUS_HELD: Final = "held"
+STATUS_ERROR: Final = "error"
+STATUSES: Final = (
+    STATUS_IDLE,
+    STATUS_SYNCING,
+    STATUS_OK,
+    STATUS_DRY_RUN,
+    STATUS_HELD,
+    STATUS_ERROR,
+)

@@ -1,0 +1,617 @@
+"""The coordinator of a sync group: one sync cycle per update.
+
+A cycle checks every server (identity, version, key), runs the engine over the
+usable ones (collect, plan, apply), stores the new baseline through Home Assistant's
+``Store``, raises or clears repair issues and fires ``jellyfin_sync_completed``.
+Cycles never overlap: scheduled updates, the button and the actions share one lock,
+so a manual run waits for a running cycle and then runs its own.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import (
+    ConfigEntryAuthFailed,
+    HomeAssistantError,
+    ServiceValidationError,
+)
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.storage import Store
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_DRY_RUN,
+    CONF_NAME,
+    CONF_SCAN_INTERVAL,
+    CONF_SERVER_ID,
+    CONF_SERVERS,
+    CONF_USER_MODE,
+    CONF_USERS,
+    DOMAIN,
+    EVENT_COMPLETED,
+    FAILURES_BEFORE_REPAIR,
+    FULL_FEATURED_VERSION,
+    ISSUE_FAILING,
+    ISSUE_HELD,
+    ISSUE_OLD_VERSION,
+    ISSUE_UNSUPPORTED,
+    LOGGER,
+    MIN_SUPPORTED_VERSION,
+    REPORT_HISTORY,
+    STATUS_DRY_RUN,
+    STATUS_ERROR,
+    STATUS_HELD,
+    STATUS_IDLE,
+    STATUS_OK,
+    STATUS_SYNCING,
+    STORAGE_MINOR_VERSION,
+    STORAGE_VERSION,
+    USER_MODE_INCLUDE,
+)
+from .data import CycleSummary, ServerState, SyncGroupData
+from .helpers import client_for
+from .jellyfin import JellyfinClient
+from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
+from .jellyfin.models import ServerInfo, User
+from .options import build_sync_options, effective_options
+from .sync import Baseline, SyncEngine, SyncReport
+
+type JellyfinSyncConfigEntry = ConfigEntry[JellyfinSyncCoordinator]
+
+
+class SyncStore(Store[dict[str, Any]]):
+    """The group's stored state: engine baseline (with undo history) and reports."""
+
+    @override
+    async def _async_migrate_func(
+        self,
+        old_major_version: int,
+        old_minor_version: int,
+        old_data: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Bring stored data of an older layout to the current one.
+
+        Version 1.1 is the first layout; a newer major version cannot be read
+        (Home Assistant refuses it before calling this), so only missing keys of
+        older minor versions are filled in here.
+        """
+        data = dict(old_data)
+        data.setdefault("baseline", None)
+        data.setdefault("history", [])
+        return data
+
+
+def summarize(
+    report: SyncReport, *, started: datetime, finished: datetime
+) -> CycleSummary:
+    """Counts of an engine report for sensors and the completion event."""
+    if report.held:
+        outcome = STATUS_HELD
+    elif not report.ok:
+        outcome = STATUS_ERROR
+    elif report.dry_run:
+        outcome = STATUS_DRY_RUN
+    else:
+        outcome = STATUS_OK
+    return CycleSummary(
+        started_at=started,
+        finished_at=finished,
+        outcome=outcome,
+        dry_run=report.dry_run,
+        full=report.full,
+        planned=report.writes_planned,
+        applied=report.writes_done,
+        failed=report.writes_failed,
+        conflicts=sum(report.conflicts_by_rule.values()),
+        unmatched=sum(report.unmatched.values()),
+        held=report.held,
+        servers=tuple(sorted(s for s, r in report.servers.items() if r.readable)),
+        error=None if report.ok else f"{report.errors_total} errors",
+    )
+
+
+def _snapshot_baseline(baseline: Baseline) -> tuple[dict[str, Any], dict[str, int]]:
+    """Serialized baseline and, per server, the items with user data it tracks.
+
+    Runs in the executor: a large library makes this real CPU work.
+    """
+    counts: dict[str, int] = {}
+    for user in baseline.users.values():
+        for entry in user.items.values():
+            for server_id, state in entry.confirmed.items():
+                if not state.is_default:
+                    counts[server_id] = counts.get(server_id, 0) + 1
+    return baseline.to_dict(), counts
+
+
+class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
+    """Runs the sync cycles of one group and publishes their results."""
+
+    config_entry: JellyfinSyncConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: JellyfinSyncConfigEntry) -> None:
+        """Prepare clients and storage; no I/O here."""
+        self.servers: list[dict[str, Any]] = [dict(s) for s in entry.data[CONF_SERVERS]]
+        self.options = effective_options(self.servers, entry.options)
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} {entry.title}",
+            update_interval=timedelta(minutes=self.options[CONF_SCAN_INTERVAL]),
+        )
+        self.clients: dict[str, JellyfinClient] = {
+            s[CONF_SERVER_ID]: client_for(hass, s) for s in self.servers
+        }
+        self.names: dict[str, str] = {
+            s[CONF_SERVER_ID]: s[CONF_NAME] for s in self.servers
+        }
+        self._store = SyncStore(
+            hass,
+            STORAGE_VERSION,
+            f"{DOMAIN}.{entry.entry_id}",
+            minor_version=STORAGE_MINOR_VERSION,
+            private=True,
+            atomic_writes=True,
+        )
+        self._lock = asyncio.Lock()
+        self.syncing = False
+        self.baseline = Baseline()
+        self.engine: SyncEngine | None = None
+        self._engine_servers: frozenset[str] = frozenset()
+        self.history: deque[dict[str, Any]] = deque(maxlen=REPORT_HISTORY)
+        self.last_report: dict[str, Any] | None = None
+        self.infos: dict[str, ServerInfo] = {}
+        self.users: dict[str, list[User]] = {}
+        self._states: dict[str, ServerState] = {}
+        self._tracked: dict[str, int] = {}
+        self._last_success: datetime | None = None
+        self._held = 0
+        self._stored_baseline: dict[str, Any] | None = None
+        self._published = False
+        """Whether a cycle has produced data (the first refresh has not yet)."""
+
+    # ---- properties used by entities -----------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """The status sensor's state."""
+        if self.syncing:
+            return STATUS_SYNCING
+        cycle = self.data.last_cycle if self.data else None
+        return STATUS_IDLE if cycle is None else cycle.outcome
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    @override
+    async def _async_setup(self) -> None:
+        """Load the stored baseline and reports (once, before the first cycle)."""
+        stored = await self._store.async_load()
+        if not stored:
+            return
+        raw = stored.get("baseline")
+        if raw:
+            try:
+                self.baseline = await self.hass.async_add_executor_job(
+                    Baseline.from_dict, raw
+                )
+                self._stored_baseline = raw
+            except ValueError as err:
+                LOGGER.warning(
+                    "Stored sync state of %s cannot be read (%s); starting afresh",
+                    self.config_entry.title,
+                    err,
+                )
+        self.history.extend(stored.get("history", []))
+        self._tracked = dict(stored.get("tracked", {}))
+        if self.history:
+            self._held = int(self.history[-1].get("held", 0))
+        last_success = stored.get("last_success")
+        if last_success:
+            self._last_success = datetime.fromisoformat(last_success)
+
+    @staticmethod
+    async def async_remove_store(
+        hass: HomeAssistant, entry: JellyfinSyncConfigEntry
+    ) -> None:
+        """Delete a group's stored state (the group was deleted)."""
+        await Store[dict[str, Any]](
+            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
+        ).async_remove()
+
+    @callback
+    def async_clear_issues(self) -> None:
+        """Remove this group's repair issues (the group was unloaded)."""
+        ir.async_delete_issue(
+            self.hass, DOMAIN, f"{ISSUE_HELD}_{self.config_entry.entry_id}"
+        )
+        for server_id in self.clients:
+            for issue in (ISSUE_FAILING, ISSUE_OLD_VERSION, ISSUE_UNSUPPORTED):
+                ir.async_delete_issue(self.hass, DOMAIN, f"{issue}_{server_id}")
+
+    # ---- cycles --------------------------------------------------------------------
+
+    @override
+    async def _async_update_data(self) -> SyncGroupData:
+        """Run one scheduled cycle."""
+        async with self._lock:
+            data, _report = await self._async_cycle(
+                dry_run=None, full=False, users=None, approve_held=False
+            )
+        return data
+
+    async def async_run_cycle(
+        self,
+        *,
+        dry_run: bool | None = None,
+        full: bool = False,
+        users: list[str] | None = None,
+        approve_held: bool = False,
+    ) -> dict[str, Any]:
+        """Run a cycle now (after a running one) and return its report.
+
+        Raises:
+            HomeAssistantError: the cycle could not run (translated).
+        """
+        async with self._lock:
+            try:
+                data, report = await self._async_cycle(
+                    dry_run=dry_run, full=full, users=users, approve_held=approve_held
+                )
+            except ConfigEntryAuthFailed as err:
+                self.config_entry.async_start_reauth(self.hass)
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="auth_failed",
+                    translation_placeholders=err.translation_placeholders,
+                ) from err
+            except UpdateFailed as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="sync_failed",
+                    translation_placeholders={
+                        "title": self.config_entry.title,
+                        "error": str(err),
+                    },
+                ) from err
+        self.async_set_updated_data(data)
+        return report
+
+    async def async_undo(self, *, dry_run: bool) -> dict[str, Any]:
+        """Write back what the last applied cycle overwrote.
+
+        Raises:
+            ServiceValidationError: there is no applied cycle to undo.
+            HomeAssistantError: the undo could not write everything.
+        """
+        async with self._lock:
+            engine = self._engine()
+            if not engine.undoable:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="nothing_to_undo",
+                    translation_placeholders={"title": self.config_entry.title},
+                )
+            report = await engine.undo(now=dt_util.utcnow(), dry_run=dry_run)
+            if not dry_run:
+                await self._async_save()
+        result = report.to_dict()
+        if not report.ok:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="undo_failed",
+                translation_placeholders={
+                    "title": self.config_entry.title,
+                    "error": "; ".join(report.errors[:3]),
+                },
+            )
+        return result
+
+    async def async_check_users(self, names: list[str]) -> None:
+        """Refuse user names that exist on none of the servers.
+
+        Raises:
+            ServiceValidationError: an unknown user (translated).
+        """
+        if not self.users:
+            await self._async_probe()
+        known = {u.name.casefold() for users in self.users.values() for u in users}
+        for name in names:
+            if name.casefold() not in known:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="unknown_user",
+                    translation_placeholders={
+                        "user": name,
+                        "title": self.config_entry.title,
+                    },
+                )
+
+    def _engine(self) -> SyncEngine:
+        """The engine over the servers a cycle may use (rebuilt when that set changes).
+
+        The engine keeps item indexes and matches between cycles, so it lives as
+        long as the set of usable servers stays the same.
+        """
+        usable = frozenset(
+            sid
+            for sid in self.clients
+            if sid not in self.infos
+            or self.infos[sid].version_tuple[:2] >= MIN_SUPPORTED_VERSION
+        )
+        if self.engine is None or usable != self._engine_servers:
+            self.engine = SyncEngine(
+                {sid: self.clients[sid] for sid in sorted(usable)},
+                build_sync_options(self.options, self.servers, self.users),
+                self.baseline,
+            )
+            self._engine_servers = usable
+        return self.engine
+
+    async def _async_probe(self) -> dict[str, JellyfinError | None]:
+        """Read identity, version and users of every server at once."""
+
+        async def probe(server_id: str, client: JellyfinClient) -> None:
+            self.infos[server_id] = await client.get_system_info()
+            self.users[server_id] = await client.get_users(include_hidden=True)
+
+        results = await asyncio.gather(
+            *(probe(sid, client) for sid, client in self.clients.items()),
+            return_exceptions=True,
+        )
+        outcome: dict[str, JellyfinError | None] = {}
+        for server_id, result in zip(self.clients, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, JellyfinError):
+                    raise result
+                outcome[server_id] = result
+            else:
+                outcome[server_id] = None
+        return outcome
+
+    async def _async_cycle(
+        self,
+        *,
+        dry_run: bool | None,
+        full: bool,
+        users: list[str] | None,
+        approve_held: bool,
+    ) -> tuple[SyncGroupData, dict[str, Any]]:
+        """One cycle: probe, sync the usable servers, store, publish."""
+        self.syncing = True
+        if self._published:
+            self.async_update_listeners()
+        try:
+            return await self._async_cycle_inner(
+                dry_run=self.options[CONF_DRY_RUN] if dry_run is None else dry_run,
+                full=full,
+                users=users,
+                approve_held=approve_held,
+            )
+        finally:
+            self.syncing = False
+
+    async def _async_cycle_inner(
+        self,
+        *,
+        dry_run: bool,
+        full: bool,
+        users: list[str] | None,
+        approve_held: bool,
+    ) -> tuple[SyncGroupData, dict[str, Any]]:
+        started = dt_util.utcnow()
+        probe = await self._async_probe()
+        for server_id, error in probe.items():
+            if isinstance(error, JellyfinAuthError):
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="auth_failed",
+                    translation_placeholders={"server": self.names[server_id]},
+                )
+        problems: dict[str, str] = {}
+        for server_id, error in probe.items():
+            if error is not None:
+                problems[server_id] = type(error).__name__
+            elif not self._check_version(server_id):
+                problems[server_id] = "unsupported_version"
+        online = [sid for sid in self.clients if sid not in problems]
+        if not self._published and not online:
+            # First refresh with every server down: let Home Assistant retry setup.
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="too_few_servers_online",
+                translation_placeholders={"title": self.config_entry.title},
+            )
+        report: SyncReport | None = None
+        if len(online) >= 2:
+            engine = self._engine()
+            report = await engine.run_cycle(
+                now=started,
+                dry_run=dry_run,
+                full=full,
+                users=self._cycle_users(users),
+                approve_held=approve_held,
+            )
+            summary = summarize(report, started=started, finished=dt_util.utcnow())
+            for server_id, server_report in report.servers.items():
+                if not server_report.readable and server_id not in problems:
+                    problems[server_id] = "read_failed"
+            report_dict = report.to_dict()
+        else:
+            summary = CycleSummary(
+                started_at=started,
+                finished_at=dt_util.utcnow(),
+                outcome=STATUS_ERROR,
+                dry_run=dry_run,
+                full=full,
+                servers=tuple(online),
+                error="too_few_servers_online",
+            )
+            report_dict = {"ok": False, "error": "too_few_servers_online"}
+        if summary.outcome in (STATUS_OK, STATUS_HELD) and not dry_run:
+            self._last_success = summary.finished_at
+        if report is not None and not dry_run:
+            self._held = report.held
+        self.last_report = report_dict
+        self.history.append(summary.as_dict())
+        if report is not None and not dry_run:
+            await self._async_save()
+        else:
+            await self._async_save_history()
+        self._update_server_states(problems)
+        self._update_held_issue(summary, report)
+        self.hass.bus.async_fire(
+            EVENT_COMPLETED,
+            {"config_entry_id": self.config_entry.entry_id, **summary.as_dict()},
+        )
+        self._published = True
+        data = SyncGroupData(
+            servers=dict(self._states),
+            last_cycle=summary,
+            last_success=self._last_success,
+            held=self._held,
+        )
+        return data, {"summary": summary.as_dict(), "report": report_dict}
+
+    def _cycle_users(self, users: list[str] | None) -> list[str] | None:
+        """The users a cycle is limited to (action argument, else include list)."""
+        if users:
+            return users
+        if self.options[CONF_USER_MODE] == USER_MODE_INCLUDE:
+            return list(self.options[CONF_USERS])
+        return None
+
+    def _check_version(self, server_id: str) -> bool:
+        """Raise or clear version repair issues; False when too old to sync."""
+        info = self.infos[server_id]
+        version = info.version_tuple[:2]
+        placeholders = {"server": self.names[server_id], "version": info.version}
+        old_id = f"{ISSUE_OLD_VERSION}_{server_id}"
+        unsupported_id = f"{ISSUE_UNSUPPORTED}_{server_id}"
+        if version < MIN_SUPPORTED_VERSION:
+            ir.async_delete_issue(self.hass, DOMAIN, old_id)
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                unsupported_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_UNSUPPORTED,
+                translation_placeholders=placeholders,
+            )
+            return False
+        ir.async_delete_issue(self.hass, DOMAIN, unsupported_id)
+        if version < FULL_FEATURED_VERSION:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                old_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_OLD_VERSION,
+                translation_placeholders=placeholders,
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, old_id)
+        return True
+
+    def _update_server_states(self, errors: Mapping[str, str]) -> None:
+        """New server states; log once when a server goes away and once when back."""
+        for server_id, name in self.names.items():
+            previous = self._states.get(server_id)
+            error = errors.get(server_id)
+            online = error is None
+            failures = 0 if online else (previous.failures if previous else 0) + 1
+            self._states[server_id] = ServerState(
+                server_id=server_id,
+                name=name,
+                online=online,
+                info=self.infos.get(server_id),
+                tracked_items=self._tracked.get(server_id, 0),
+                error=error,
+                failures=failures,
+            )
+            if online and previous is not None and not previous.online:
+                LOGGER.info("Jellyfin server %s is available again", name)
+            elif not online and (previous is None or previous.online):
+                LOGGER.info("Jellyfin server %s is unavailable (%s)", name, error)
+            self._update_failure_issue(server_id, failures, error)
+
+    def _update_failure_issue(
+        self, server_id: str, failures: int, error: str | None
+    ) -> None:
+        issue_id = f"{ISSUE_FAILING}_{server_id}"
+        if failures >= FAILURES_BEFORE_REPAIR:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_FAILING,
+                translation_placeholders={
+                    "server": self.names[server_id],
+                    "title": self.config_entry.title,
+                    "failures": str(failures),
+                    "error": error or "-",
+                },
+            )
+        elif failures == 0:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def _update_held_issue(
+        self, summary: CycleSummary, report: SyncReport | None
+    ) -> None:
+        if summary.dry_run or report is None:
+            return
+        issue_id = f"{ISSUE_HELD}_{self.config_entry.entry_id}"
+        if report.held:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=True,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_HELD,
+                translation_placeholders={"title": self.config_entry.title},
+                data={"entry_id": self.config_entry.entry_id},
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+
+    def held_summary(self) -> str:
+        """One line per user and server whose resets the guard held (no item data)."""
+        report = self.last_report or {}
+        lines = [
+            f"{g['user']} on {self.names.get(g['server'], g['server'])}: "
+            f"{g['resets']} of {g['items_with_data']} items"
+            for g in report.get("guard", [])
+        ]
+        return "; ".join(lines) or "-"
+
+    async def _async_save(self) -> None:
+        """Store the baseline (serialized in the executor) and the history."""
+        raw, self._tracked = await self.hass.async_add_executor_job(
+            _snapshot_baseline, self.baseline
+        )
+        self._stored_baseline = raw
+        await self._async_save_history()
+
+    async def _async_save_history(self) -> None:
+        await self._store.async_save(
+            {
+                "baseline": self._stored_baseline,
+                "history": list(self.history),
+                "tracked": self._tracked,
+                "last_success": self._last_success.isoformat()
+                if self._last_success
+                else None,
+            }
+        )
