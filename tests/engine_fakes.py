@@ -77,6 +77,8 @@ class FakeServer:
         self.items: dict[str, Item] = {}
         self.data: dict[tuple[str, str], UserData] = {}
         self.fail_reads = False
+        self.fail_user_reads = False
+        """Reads of user data fail (index, users and server info still work)."""
         self.fail_after_pages: int | None = None
         self.fail_writes = False
         self.fail_write_items: set[str] = set()
@@ -285,11 +287,13 @@ class FakeServer:
         is_played: bool | None = None,
         is_favorite: bool | None = None,
         filters: Sequence[str] = (),
-        ids: Collection[str] | None = None,
+        ids: Sequence[str] | None = None,
         parent_id: str | None = None,
         page_size: int | None = None,
     ) -> AsyncIterator[list[Item]]:
         self._check_read()
+        if self.fail_after_pages == 0 or (user_id is not None and self.fail_user_reads):
+            raise JellyfinConnectionError(f"{self.server_id} dropped the connection")
         selected: list[Item] = []
         for item_id in sorted(self.items):
             item = self.items[item_id]
@@ -319,11 +323,13 @@ class FakeServer:
     async def get_items(
         self,
         user_id: str,
-        ids: Collection[str],
+        ids: Sequence[str],
         *,
         fields: Sequence[str] = ("ProviderIds", "Path"),
     ) -> list[Item]:
         self._check_read()
+        if self.fail_user_reads:
+            raise JellyfinConnectionError(f"{self.server_id} dropped the connection")
         found = [
             self._with_data(user_id, self.items[i])
             for i in sorted(ids)

@@ -5,7 +5,7 @@ it; tests use an in-memory fake with the same write semantics.
 """
 
 from collections.abc import AsyncIterator, Collection, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from custom_components.jellyfin_sync.jellyfin.models import (
     Item,
@@ -21,13 +21,11 @@ class ServerClient(Protocol):
 
     async def get_system_info(self) -> ServerInfo:
         """Identity and version of the server."""
-        ...
 
     async def get_users(
         self, *, include_disabled: bool = False, include_hidden: bool = True
     ) -> list[User]:
         """Users of the server."""
-        ...
 
     def iter_items(
         self,
@@ -39,22 +37,20 @@ class ServerClient(Protocol):
         is_played: bool | None = None,
         is_favorite: bool | None = None,
         filters: Sequence[str] = (),
-        ids: Collection[str] | None = None,
+        ids: Sequence[str] | None = None,
         parent_id: str | None = None,
         page_size: int | None = None,
     ) -> AsyncIterator[list[Item]]:
         """Pages of items (de-duplicated by id); ``user_id=None`` lists the index."""
-        ...
 
     async def get_items(
         self,
         user_id: str,
-        ids: Collection[str],
+        ids: Sequence[str],
         *,
         fields: Sequence[str] = ("ProviderIds", "Path"),
     ) -> list[Item]:
         """The items with these ids that still exist, with the user's data."""
-        ...
 
     async def set_user_data(
         self,
@@ -67,4 +63,11 @@ class ServerClient(Protocol):
         verify: bool = False,
     ) -> UserData:
         """Give ``fields`` the values of ``desired``; return the state afterwards."""
-        ...
+
+
+if TYPE_CHECKING:
+    from custom_components.jellyfin_sync.jellyfin.client import JellyfinClient
+
+    def _conforms(client: JellyfinClient) -> ServerClient:
+        """Mypy checks here that the real client satisfies the protocol."""
+        return client

@@ -777,6 +777,9 @@ class SyncEngine:
 
     def _report_plan(self, report: SyncReport, plan: SyncPlan) -> None:
         report.items_compared = plan.compared
+        report.users_skipped.extend(
+            f"{user}: first sync waits for the source server" for user in plan.waiting
+        )
         report.writes_planned = len(plan.writes)
         report.held = len(plan.held)
         for w in plan.held:

@@ -12,7 +12,7 @@ can give the event loop a turn; :func:`run` drives them synchronously.
 """
 
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 import posixpath
 
@@ -220,26 +220,25 @@ def item_keys(
     series: Mapping[str, Item],
     options: SyncOptions,
     roots: Sequence[str],
-) -> dict[MatchMethod, list[str]]:
-    """The matching keys of one item per stage, strongest provider first.
+) -> dict[MatchMethod, dict[str, str]]:
+    """The matching keys of one item: stage -> key group -> key.
+
+    Key groups are the provider names for provider and episode keys (so a pass
+    compares imdb with imdb), ``"id"`` and ``"path"`` otherwise.
 
     >>> from custom_components.jellyfin_sync.jellyfin.models import Item
     >>> keys = item_keys(Item(id="a1", type="Movie", name="M",
-    ...     provider_ids={"imdb": "tt1"}), {}, SyncOptions(), ())
+    ...     provider_ids={"Imdb": "TT1"}), {}, SyncOptions(), ())
     >>> keys[MatchMethod.PROVIDER]
-    ['movie:imdb:tt1']
+    {'imdb': 'movie:imdb:tt1'}
     """
     kind = item.type.lower()
-    keys: dict[MatchMethod, list[str]] = {}
+    keys: dict[MatchMethod, dict[str, str]] = {}
     if options.match_by_id:
-        keys[MatchMethod.ID] = [f"id:{item.id}"]
-    provider = [
-        f"{kind}:{p}:{item.provider_ids[p]}"
-        for p in options.provider_keys
-        if p in item.provider_ids
-    ]
-    if provider:
-        keys[MatchMethod.PROVIDER] = provider
+        keys[MatchMethod.ID] = {"id": f"id:{item.id}"}
+    own = _providers(item, options)
+    if own:
+        keys[MatchMethod.PROVIDER] = {p: f"{kind}:{p}:{v}" for p, v in own.items()}
     if (
         item.type == "Episode"
         and item.series_id
@@ -247,22 +246,25 @@ def item_keys(
         and item.episode_number is not None
     ):
         show = series.get(item.series_id)
-        if show is not None:
+        shows = _providers(show, options) if show is not None else {}
+        if shows:
             number = f"s{item.season_number}e{item.episode_number}"
             if item.episode_number_end is not None:
                 number += f"-{item.episode_number_end}"
-            episode = [
-                f"episode:series:{p}:{show.provider_ids[p]}:{number}"
-                for p in options.provider_keys
-                if p in show.provider_ids
-            ]
-            if episode:
-                keys[MatchMethod.EPISODE] = episode
+            keys[MatchMethod.EPISODE] = {
+                p: f"episode:series:{p}:{v}:{number}" for p, v in shows.items()
+            }
     if item.path and roots:
         relative = _relative(item.path, roots)
         if relative is not None:
-            keys[MatchMethod.PATH] = [f"path:{kind}:{relative}"]
+            keys[MatchMethod.PATH] = {"path": f"path:{kind}:{relative}"}
     return keys
+
+
+def _providers(item: Item, options: SyncOptions) -> dict[str, str]:
+    """The item's trusted provider ids, lower-cased, in trust order."""
+    lowered = {k.lower(): v.lower() for k, v in item.provider_ids.items()}
+    return {p: lowered[p] for p in options.provider_keys if p in lowered}
 
 
 class _Groups:
@@ -317,9 +319,8 @@ def match_items(
         options: Matching options (``match_by_id``, ``provider_keys``, media roots).
     """
     servers = sorted(indexes)
-    total_servers = len(servers)
     groups = _Groups()
-    node_keys: dict[Node, dict[MatchMethod, list[str]]] = {}
+    node_keys: dict[Node, dict[MatchMethod, dict[str, str]]] = {}
     count = 0
     for server_id in servers:
         roots = options.server(server_id).media_roots
@@ -327,14 +328,7 @@ def match_items(
         for item_id in sorted(indexes[server_id]):
             item = indexes[server_id][item_id]
             node = (server_id, item_id)
-            groups.add(
-                node,
-                {
-                    p: v
-                    for p, v in item.provider_ids.items()
-                    if p in options.provider_keys
-                },
-            )
+            groups.add(node, _providers(item, options))
             node_keys[node] = item_keys(item, shows, options, roots)
             count += 1
             if count % options.yield_every == 0:
@@ -342,17 +336,19 @@ def match_items(
     ambiguous: list[Ambiguity] = []
     conflicts = 0
     for stage_index, stage in enumerate(_STAGES):
-        # Provider keys of one provider at a time keep the key map small.
-        passes = max((len(k.get(stage, ())) for k in node_keys.values()), default=0)
-        for position in range(passes):
+        # One key group (provider) at a time keeps the key map small.
+        passes = (
+            options.provider_keys
+            if stage in (MatchMethod.PROVIDER, MatchMethod.EPISODE)
+            else (stage.value,)
+        )
+        for group in passes:
             by_key: dict[str, list[Node]] = {}
             for node, keys in node_keys.items():
-                stage_keys = keys.get(stage)
-                if not stage_keys or len(stage_keys) <= position:
+                key = keys.get(stage, {}).get(group)
+                if key is None:
                     continue
-                if len(groups.servers[groups.find(node)]) == total_servers:
-                    continue  # already on every server
-                by_key.setdefault(stage_keys[position], []).append(node)
+                by_key.setdefault(key, []).append(node)
                 count += 1
                 if count % options.yield_every == 0:
                     yield
@@ -406,10 +402,10 @@ def match_items(
         method = _STAGES[groups.method.get(root, 0)]
         all_keys = sorted(
             {
-                (_IDENTITY_RANK[stage], rank, key)
+                (_IDENTITY_RANK[stage], _group_rank(options, group), key)
                 for node in nodes
                 for stage, keys in node_keys[node].items()
-                for rank, key in enumerate(keys)
+                for group, key in keys.items()
             }
         )
         identity = all_keys[0][2] if all_keys else f"node:{nodes[0][0]}:{nodes[0][1]}"
@@ -430,6 +426,13 @@ def match_items(
     return result
 
 
+def _group_rank(options: SyncOptions, group: str) -> int:
+    try:
+        return options.provider_keys.index(group)
+    except ValueError:
+        return len(options.provider_keys)
+
+
 def build_aliases(match: ItemMatch) -> Steps[None]:
     """Fill :attr:`ItemMatch.aliases` with keys that name exactly one item."""
     seen: dict[str, int] = {}
@@ -444,11 +447,3 @@ def build_aliases(match: ItemMatch) -> Steps[None]:
     for key in shared:
         del seen[key]
     match.aliases = seen
-
-
-def iter_members(items: Iterable[MatchedItem], server_id: str) -> Iterable[str]:
-    """Item ids of ``server_id`` among matched items."""
-    for item in items:
-        found = item.members.get(server_id)
-        if found is not None:
-            yield found

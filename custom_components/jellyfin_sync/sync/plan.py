@@ -21,7 +21,7 @@ from . import fields as fx
 from .baseline import Baseline, BaselineEntry
 from .matching import ItemMatch, MatchedItem, MatchedUser, Steps, build_aliases, run
 from .merge import Decision, Participant, resolve
-from .options import SyncOptions
+from .options import FirstSyncPolicy, SyncOptions
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +136,8 @@ class SyncPlan:
     """``(user, server)`` -> (resets, items with data) where the guard tripped."""
     readable: dict[str, frozenset[str]] = field(default_factory=dict)
     """User -> servers read completely (full cycles only)."""
+    waiting: list[str] = field(default_factory=list)
+    """Users whose first sync waits for the unreadable source-of-truth server."""
 
     @property
     def write_count(self) -> int:
@@ -249,6 +251,16 @@ def plan_steps(
         stored = baseline.users.get(user.key)
         stored_items = stored.items if stored is not None else {}
         synced = stored.servers if stored is not None else set()
+        source = options.source_server
+        if (
+            options.first_sync is FirstSyncPolicy.SOURCE
+            and source in user.ids
+            and source not in snapshot.readable
+            and source not in synced
+        ):
+            # Without the source, a first sync would merge instead of copying it.
+            plan.waiting.append(user.key)
+            continue
         if snapshot.scope is None:
             plan.readable[user.key] = snapshot.readable
         indexes = yield from _interesting(snapshot, match, stored_items)
