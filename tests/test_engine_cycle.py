@@ -1,10 +1,14 @@
 """End-to-end cycles of the sync engine against in-memory Jellyfin servers."""
 
-from dataclasses import replace
 import json
 
 import pytest
 
+from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    JellyfinConnectionError,
+    JellyfinUnsupportedError,
+    JellyfinVerificationError,
+)
 from custom_components.jellyfin_sync.jellyfin.models import SyncField, UserData
 from custom_components.jellyfin_sync.sync import (
     Baseline,
@@ -70,7 +74,8 @@ async def test_unwatch_unfavourite_and_clear_rating_propagate() -> None:
     a.rate("Alice", m1, 9.0)
     sync = engine(a, b)
     await sync.run_cycle(now=a.clock.tick())
-    assert b.get("Alice", m0).played and b.get("Alice", m1).is_favorite
+    assert b.get("Alice", m0).played
+    assert b.get("Alice", m1).is_favorite
 
     b.mark_unplayed("Alice", m0)
     b.favorite("Alice", m1, False)
@@ -188,7 +193,8 @@ async def test_first_sync_merges_without_destroying_data() -> None:
 
     merged = a.get("Alice", m0)
     assert merged == b.get("Alice", m0)
-    assert merged.played and merged.is_favorite
+    assert merged.played
+    assert merged.is_favorite
     assert merged.play_count == 2  # the highest, not the sum, on a first sync
 
 
@@ -537,9 +543,7 @@ async def test_targeted_cycle_with_failures() -> None:
     original = a.get_items
 
     async def broken(*args: object, **kwargs: object) -> list[object]:
-        raise __import__(
-            "custom_components.jellyfin_sync.jellyfin.exceptions", fromlist=["x"]
-        ).JellyfinConnectionError("boom")
+        raise JellyfinConnectionError("boom")
 
     a.get_items = broken  # type: ignore[method-assign]
     new_a = a.add_movie("/media/movies/Late.mkv")
@@ -594,27 +598,25 @@ async def test_jellyfin_10_8_limits_are_skipped_and_reported() -> None:
 async def test_client_refusing_a_field_is_reported() -> None:
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
-    b.version = "10.8.13"
     sync = engine(a, b)
     await sync.run_cycle(now=a.clock.tick())
-    b.version = "10.10.7"  # the engine still thinks b is 10.8 ... and vice versa
     a.partial("Alice", m0, 10)
-    sync._servers[b.server_id].capabilities = a.capabilities  # noqa: SLF001
-    b.version = "10.8.13"
 
-    async def version_bump() -> None:
-        return None
+    async def refuse(*args: object, **kwargs: object) -> UserData:
+        raise JellyfinUnsupportedError(
+            "Jellyfin 10.8 cannot write playback_position", [SyncField.POSITION]
+        )
 
-    original = b.get_system_info
-
-    async def info() -> object:
-        result = await original()
-        return replace(result, version="10.10.7")  # type: ignore[type-var]
-
-    b.get_system_info = info  # type: ignore[method-assign]
+    b.set_user_data = refuse  # type: ignore[method-assign]
     report = await sync.run_cycle(now=a.clock.tick())
+
     assert report.servers[b.server_id].unsupported == 1
-    assert any("10.8 cannot write" in e for e in report.errors)
+    assert report.writes_failed == 1
+    expected = (
+        f"{b.server_id}: write movie:imdb:tt0000000: JellyfinUnsupportedError: "
+        "Jellyfin 10.8 cannot write playback_position"
+    )
+    assert report.errors == [expected]
 
 
 async def test_read_only_server_is_never_written() -> None:
@@ -736,10 +738,6 @@ async def test_server_down_entirely() -> None:
 
 @pytest.mark.parametrize("verify_error", [True, False])
 async def test_write_verification(verify_error: bool) -> None:
-    from custom_components.jellyfin_sync.jellyfin.exceptions import (
-        JellyfinVerificationError,
-    )
-
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     sync = engine(a, b)
