@@ -813,20 +813,28 @@ async def test_concurrency_is_bounded(
     server: ScriptedServer, session: aiohttp.ClientSession
 ) -> None:
     server.version("10.10.7")
-    gate = asyncio.Event()
+    release = asyncio.Event()
+    three_in = asyncio.Event()
 
-    async def slow(request: web.Request) -> web.StreamResponse:
+    async def held(request: web.Request) -> web.StreamResponse:
         if server.in_flight >= 3:
-            gate.set()
-        await asyncio.sleep(0.01)
+            three_in.set()
+        async with asyncio.timeout(5):
+            await release.wait()
         return web.json_response(user_data_json())
 
-    server.route("GET", f"/UserItems/{ITEM}/UserData", slow)
+    server.route("GET", f"/UserItems/{ITEM}/UserData", held)
     client, _ = make_client(server, session, max_concurrency=3)
     await client.get_system_info()
-    await asyncio.gather(*(client.get_user_data(USER, ITEM) for _ in range(12)))
+    reads = asyncio.gather(*(client.get_user_data(USER, ITEM) for _ in range(12)))
+    async with asyncio.timeout(5):
+        await three_in.wait()
+    # Give requests beyond the limit every chance to arrive before releasing.
+    await asyncio.sleep(0.05)
+    assert server.in_flight == 3
+    release.set()
+    assert len(await reads) == 12
     assert server.max_in_flight == 3
-    assert gate.is_set()
 
 
 # -------------------------------------------------------------------- user data
