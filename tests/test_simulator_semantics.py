@@ -804,3 +804,32 @@ async def test_6_doubles_written_like_system_text_json(
     raw = RawClient(session, server)
     reply = await raw.likes("alice", movie(server).id, True)
     assert '"Rating":10,' in reply.text
+
+
+@pytest.mark.parametrize("version", ALL)
+async def test_6_library_not_permitted(
+    jellyfin_server_factory, session, version
+) -> None:
+    """§6: parentId of a hidden library -> 401 text; hidden items 404 on 10.9+ only."""
+    server = await make(jellyfin_server_factory, version)
+    raw = RawClient(session, server)
+    server.restrict_library("bob", "Movies")
+    library = server.find_item(type="CollectionFolder", name="Movies")
+    denied = await raw.items("bob", recursive=True, parentId=library.id)
+    assert denied.status == 401
+    assert denied.text == "bob is not permitted to access Library Movies."
+    listed = (await raw.items("bob", recursive=True)).json()["Items"]
+    assert {i["Type"] for i in listed} == {"Series", "Season", "Episode"}
+    write = await raw.favorite("bob", movie(server).id)
+    assert write.status == (200 if version.startswith("10.8") else 404)
+
+
+async def test_12_0_turns_legacy_auth_off(jellyfin_server_factory, session) -> None:
+    """§1.1: 12.0 defaults EnableLegacyAuthorization to false."""
+    server = await make(jellyfin_server_factory, "12.0.0")
+    raw = RawClient(session, server, token="")
+    legacy = await raw.get("/System/Info", headers={"X-Emby-Token": server.api_key})
+    assert legacy.status == 401
+    assert (
+        await raw.get("/System/Info", params={"ApiKey": server.api_key})
+    ).status == 200

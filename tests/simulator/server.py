@@ -437,6 +437,8 @@ class SimUser:
     is_admin: bool
     token: str
     enable_user_preference_access: bool = True
+    blocked_libraries: set[str] = field(default_factory=set)
+    """Library (CollectionFolder) ids this user may not see (EnabledFolders)."""
 
 
 class Actor:
@@ -546,13 +548,14 @@ class SimulatedServer:
 
     Args:
         name: the server name (``ServerName``).
-        version: the Jellyfin version, ``10.8.x`` to ``10.11.x``.
+        version: the Jellyfin version, ``10.8.x`` to ``10.11.x``; ``12.0.x`` is 10.11
+            with legacy authorization off by default (no 12.0 document exists).
         media_root: the media folder; part of every item path and hence item id.
         library: what media the server holds (shared seed -> shared media).
         users: user names; the first one is an administrator.
-        legacy_auth: None for the version's default; False for 12.0's rule
-            (only ``Authorization: MediaBrowser Token=..`` and ``?ApiKey=``). Only
-            10.11 has the switch.
+        legacy_auth: None for the version's default (on up to 10.11, off on 12.0);
+            False for 12.0's rule (only ``Authorization: MediaBrowser Token=..`` and
+            ``?ApiKey=``). The switch exists from 10.11 on.
         drop_items: fraction of movies/episodes this server lacks.
         extra_items: number of movies only this server has.
         api_key: the API key (None: random 32-hex).
@@ -579,7 +582,8 @@ class SimulatedServer:
         self.doc = conformance.doc_version_for(self.version_tuple)
         if legacy_auth is False and self.version_tuple[:2] < (10, 11):
             raise ValueError("EnableLegacyAuthorization only exists from 10.11 on")
-        self.legacy_auth = True if legacy_auth is None else legacy_auth
+        default_legacy = self.version_tuple[0] < 12
+        self.legacy_auth = default_legacy if legacy_auth is None else legacy_auth
         self.media_root = media_root
         self.library_spec = library or LibrarySpec()
         self.api_key = api_key or secrets.token_hex(16)
@@ -729,6 +733,21 @@ class SimulatedServer:
     def users(self) -> dict[str, str]:
         """User name -> user id (32-hex)."""
         return {name: user.id for name, user in self._users.items()}
+
+    def restrict_library(
+        self, user_name: str, library: str, *, blocked: bool = True
+    ) -> None:
+        """Hide a library ("Movies" or "Shows") from a user (policy EnabledFolders)."""
+        folder = self.find_item(type="CollectionFolder", name=library)
+        user = self._users[user_name]
+        if blocked:
+            user.blocked_libraries.add(folder.id)
+        else:
+            user.blocked_libraries.discard(folder.id)
+        self._generation += 1
+
+    def _can_see(self, user: SimUser | None, item: SimItem) -> bool:
+        return user is None or item.library_id not in user.blocked_libraries
 
     def reset_counters(self) -> None:
         """Zero the request and byte counters."""
@@ -1396,13 +1415,20 @@ class SimulatedServer:
             raise ApiError(500)
         return user
 
-    def _item_for(self, raw: str) -> SimItem:
-        """Look up a route item: 404 on 10.9+, NullReferenceException 500 on 10.8."""
+    def _item_for(self, raw: str, user: SimUser | None = None) -> SimItem:
+        """Look up a route item (§3.1, §6).
+
+        10.9+: ``GetItemById(itemId, user)``: missing or invisible to the user -> 404.
+        10.8: no visibility check; a missing item is a NullReferenceException (500).
+        """
         item = self.get_item(self._guid(raw))
+        modern = self.version_tuple[:2] >= (10, 9)
         if item is None or not self._visible(item, time.monotonic()):
-            if self.version_tuple[:2] >= (10, 9):
+            if modern:
                 raise not_found()
             raise ApiError(500)
+        if modern and not self._can_see(user, item):
+            raise not_found()
         return item
 
     # ---------------------------------------------------------------- handlers
@@ -1504,20 +1530,24 @@ class SimulatedServer:
     async def _h_views(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
-        views = [i for i in self._items if i.type == "CollectionFolder"]
+        views = [
+            i
+            for i in self._items
+            if i.type == "CollectionFolder" and self._can_see(user, i)
+        ]
         dtos = [self.item_dto(v, user_id=user.id, fields=set()) for v in views]
         return _json({"Items": dtos, "TotalRecordCount": len(dtos), "StartIndex": 0})
 
     async def _h_item(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
-        item = self._item_for(request.match_info["itemId"])
+        item = self._item_for(request.match_info["itemId"], user)
         return _json(self.item_dto(item, user_id=user.id, fields=None))
 
     async def _h_played(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
-        item = self._item_for(request.match_info["itemId"])
+        item = self._item_for(request.match_info["itemId"], user)
         if request.method == "POST":
             values = self._query(request).get("dateplayed")
             date = None
@@ -1534,14 +1564,14 @@ class SimulatedServer:
     async def _h_favorite(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
-        item = self._item_for(request.match_info["itemId"])
+        item = self._item_for(request.match_info["itemId"], user)
         self.do_favorite(user, item.id, request.method == "POST")
         return _json(self.user_data_dto(user.id, item))
 
     async def _h_rating(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
-        item = self._item_for(request.match_info["itemId"])
+        item = self._item_for(request.match_info["itemId"], user)
         likes: bool | None = None
         if request.method == "POST":
             values = self._query(request).get("likes")
@@ -1559,7 +1589,7 @@ class SimulatedServer:
             and (caller.user_id != user.id or not user.enable_user_preference_access)
         ):
             raise ApiError(403, "User is not allowed to update this item user data.")
-        item = self._item_for(request.match_info["itemId"])
+        item = self._item_for(request.match_info["itemId"], user)
         if request.method == "POST":
             update = await self._read_update(request)
             row = self.row(user.id, item)
@@ -1646,6 +1676,14 @@ class SimulatedServer:
         recursive = bool(flag("recursive", False))
         parent_raw = last("parentid")
         parent_id = self._guid(parent_raw) if parent_raw else None
+        if parent_id is not None and user is not None:
+            parent = self._by_id.get(parent_id)
+            if parent is not None and not self._can_see(user, parent):
+                library = self._by_id[parent.library_id or parent.id]
+                raise ApiError(
+                    401,
+                    f"{user.name} is not permitted to access Library {library.name}.",
+                )
         ids = [self._guid(i) for i in as_list("ids")]
         include = set(enum_list("includeitemtypes", _ITEM_KINDS))
         exclude = set(enum_list("excludeitemtypes", _ITEM_KINDS))
@@ -1774,9 +1812,12 @@ class SimulatedServer:
                 return bool(leaves) and all(row_of(leaf).played for leaf in leaves)
             return row_of(item).played
 
+        blocked = user.blocked_libraries if user is not None else set()
         selected: list[SimItem] = []
         for item in candidates:
             if not self._visible(item, now_mono):
+                continue
+            if blocked and (item.library_id or item.id) in blocked:
                 continue
             if include and item.type not in include:
                 continue
