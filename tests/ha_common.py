@@ -21,6 +21,8 @@ from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.jellyfin_sync import helpers
 from custom_components.jellyfin_sync.const import (
@@ -31,7 +33,7 @@ from custom_components.jellyfin_sync.const import (
 )
 from custom_components.jellyfin_sync.helpers import group_title, group_unique_id
 from custom_components.jellyfin_sync.options import default_options
-from tests.simulator import LibrarySpec, SimulatedServer
+from tests.simulator import LibrarySpec, SimItem, SimulatedServer
 
 ServerFactory = Callable[..., Awaitable[SimulatedServer]]
 
@@ -59,15 +61,21 @@ def server_conf(server: SimulatedServer, **overrides: Any) -> dict[str, Any]:
     return conf
 
 
+ENTRY_ID = "01JSYNCGROUPTEST000000000000"
+
+
 def make_entry(
     hass: HomeAssistant,
     servers: list[SimulatedServer],
     options: dict[str, Any] | None = None,
+    *,
+    entry_id: str = ENTRY_ID,
 ) -> MockConfigEntry:
     """A config entry for a group of simulated servers, added to hass."""
     confs = [server_conf(s) for s in servers]
     entry = MockConfigEntry(
         domain=DOMAIN,
+        entry_id=entry_id,
         title=group_title(s.name for s in servers),
         unique_id=group_unique_id(s.server_id for s in servers),
         data={CONF_SERVERS: confs},
@@ -211,3 +219,14 @@ async def not_jellyfin() -> AsyncIterator[str]:
     await site.start()
     yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     await runner.cleanup()
+
+
+def matchable_movies(server: SimulatedServer) -> list[SimItem]:
+    """Movies other servers can match (by provider id; roots differ per server)."""
+    return [i for i in server.items if i.type == "Movie" and i.provider_ids]
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Syrupy with Home Assistant's serializer, stored in ``tests/snapshots/``."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

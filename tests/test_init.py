@@ -16,7 +16,7 @@ from custom_components.jellyfin_sync.const import (
 )
 from custom_components.jellyfin_sync.coordinator import SyncStore
 from tests import ha_common
-from tests.ha_common import make_entry, server_conf, setup_entry
+from tests.ha_common import make_entry, matchable_movies, server_conf, setup_entry
 from tests.simulator import SimulatedServer
 
 fast_client_retries = ha_common.fast_client_retries
@@ -27,7 +27,7 @@ async def test_setup_sync_and_unload(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:
     home, cabin = group
-    movie = home.find_item(type="Movie")
+    movie = matchable_movies(home)[0]
     home.act("alice").mark_played(movie.id)
     entry = make_entry(hass, [home, cabin])
     await setup_entry(hass, entry)
@@ -69,7 +69,7 @@ async def test_reload_keeps_baseline(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:
     home, cabin = group
-    home.act("bob").favorite(home.find_item(type="Movie").id)
+    home.act("bob").favorite(matchable_movies(home)[0].id)
     entry = make_entry(hass, [home, cabin])
     await setup_entry(hass, entry)
     store = SyncStore(hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}")

@@ -1,0 +1,80 @@
+"""Repair flows of Jellyfin Sync.
+
+Held mass changes are the one fixable issue: its flow shows what the mass-change
+guard held (per user and server, counts only) and, on confirmation, runs a cycle
+that applies them. Version and failure issues explain what to do outside Home
+Assistant and are not fixable here.
+"""
+
+from typing import Any
+
+from homeassistant import data_entry_flow
+from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+import voluptuous as vol
+
+from .const import DOMAIN, ISSUE_HELD
+from .coordinator import JellyfinSyncConfigEntry
+
+
+class HeldChangesRepairFlow(RepairsFlow):
+    """Show the held changes of a group and apply them on confirmation."""
+
+    def __init__(self, entry_id: str) -> None:
+        """Remember the group the issue belongs to."""
+        self._entry_id = entry_id
+
+    def _entry(self) -> JellyfinSyncConfigEntry | None:
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None or entry.domain != DOMAIN:
+            return None
+        if entry.state is not ConfigEntryState.LOADED:
+            return None
+        loaded: JellyfinSyncConfigEntry = entry
+        return loaded
+
+    async def async_step_init(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Start with the confirmation step."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> data_entry_flow.FlowResult:
+        """Show the held changes; apply them when the user submits."""
+        entry = self._entry()
+        if entry is None:
+            return self.async_abort(reason="not_loaded")
+        coordinator = entry.runtime_data
+        if not coordinator.data.held:
+            return self.async_abort(reason="nothing_held")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                await coordinator.async_run_cycle(approve_held=True)
+            except HomeAssistantError:
+                errors["base"] = "apply_failed"
+            else:
+                return self.async_create_entry(data={})
+        return self.async_show_form(
+            step_id="confirm",
+            data_schema=vol.Schema({}),
+            errors=errors,
+            description_placeholders={
+                "title": entry.title,
+                "held": str(coordinator.data.held),
+                "summary": coordinator.held_summary(),
+            },
+        )
+
+
+async def async_create_fix_flow(
+    hass: HomeAssistant, issue_id: str, data: dict[str, Any] | None
+) -> RepairsFlow:
+    """Create the fix flow of a repair issue."""
+    if issue_id.startswith(f"{ISSUE_HELD}_") and data and "entry_id" in data:
+        return HeldChangesRepairFlow(str(data["entry_id"]))
+    return ConfirmRepairFlow()

@@ -1,0 +1,242 @@
+"""The ``run`` and ``undo`` actions, the button and the completion event."""
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+import pytest
+from pytest_homeassistant_custom_component.common import async_capture_events
+
+from custom_components.jellyfin_sync.const import DOMAIN, EVENT_COMPLETED
+from tests import ha_common
+from tests.ha_common import make_entry, matchable_movies, setup_entry
+from tests.simulator import SimulatedServer
+
+fast_client_retries = ha_common.fast_client_retries
+group = ha_common.group
+
+
+async def _call(
+    hass: HomeAssistant, service: str, data: dict[str, Any], *, response: bool = True
+) -> Any:
+    return await hass.services.async_call(
+        DOMAIN, service, data, blocking=True, return_response=response
+    )
+
+
+async def test_run_returns_report(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    events = async_capture_events(hass, EVENT_COMPLETED)
+    movie = matchable_movies(home)[0]
+    home.act("alice").mark_played(movie.id)
+
+    response = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    result = response["groups"][entry.entry_id]
+    assert result["summary"]["outcome"] == "ok"
+    assert result["summary"]["applied"] == 1
+    assert result["report"]["writes_done"] == 1
+    assert result["report"]["users"] == ["alice", "bob"]
+    assert cabin.dump_user_data()["alice"][movie.identity]["Played"] is True
+    await hass.async_block_till_done()
+    assert len(events) == 1
+    assert events[0].data["config_entry_id"] == entry.entry_id
+    assert events[0].data["applied"] == 1
+    assert events[0].data["outcome"] == "ok"
+    assert hass.states.get("sensor.home_cabin_changes_applied").state == "1"
+
+
+async def test_run_without_response_and_all_groups(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    movie = matchable_movies(cabin)[1]
+    cabin.act("bob").favorite(movie.id)
+    assert await _call(hass, "run", {}, response=False) is None
+    assert home.dump_user_data()["bob"][movie.identity]["IsFavorite"] is True
+
+
+async def test_run_dry_run_writes_nothing(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    movie = matchable_movies(home)[0]
+    home.act("alice").mark_played(movie.id)
+    response = await _call(
+        hass, "run", {"config_entry_id": entry.entry_id, "dry_run": True}
+    )
+    result = response["groups"][entry.entry_id]
+    assert result["summary"]["outcome"] == "dry_run"
+    assert result["report"]["writes_planned"] == 1
+    assert result["report"]["writes_done"] == 0
+    assert movie.identity not in cabin.dump_user_data()["alice"]
+    assert hass.states.get("sensor.home_cabin_status").state == "dry_run"
+    # The next real cycle still sees the change (the baseline did not move).
+    response = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert response["groups"][entry.entry_id]["report"]["writes_done"] == 1
+
+
+async def test_run_full_and_for_one_user(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    movies = matchable_movies(home)
+    home.act("alice").mark_played(movies[0].id)
+    home.act("bob").mark_played(movies[1].id)
+    response = await _call(
+        hass,
+        "run",
+        {"config_entry_id": entry.entry_id, "full": True, "users": ["ALICE"]},
+    )
+    report = response["groups"][entry.entry_id]["report"]
+    assert report["full"] is True
+    assert report["users"] == ["alice"]
+    cabin_data = cabin.dump_user_data()
+    assert movies[0].identity in cabin_data["alice"]
+    assert movies[1].identity not in cabin_data["bob"]
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"config_entry_id": "nope"}, "entry_not_found"),
+        ({"dry_run": "maybe"}, "invalid_input"),
+        ({"full": [1, 2]}, "invalid_input"),
+        ({"users": [{"name": "alice"}]}, "invalid_input"),
+        ({"unknown_field": 1}, "invalid_input"),
+        ({"users": ["nobody"]}, "unknown_user"),
+    ],
+)
+async def test_run_bad_input(
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    data: dict[str, Any],
+    key: str,
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    events = async_capture_events(hass, EVENT_COMPLETED)
+    home.act("alice").mark_played(matchable_movies(home)[0].id)
+    before = cabin.dump_user_data()
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "run", data)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == key
+    assert cabin.dump_user_data() == before
+    await hass.async_block_till_done()
+    assert events == []
+
+
+async def test_run_unloaded_and_no_groups(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    entry = make_entry(hass, list(group))
+    await setup_entry(hass, entry)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert err.value.translation_key == "entry_not_loaded"
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "run", {})
+    assert err.value.translation_key == "no_groups"
+
+
+async def test_run_with_revoked_key_starts_reauth(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    home.faults.revoke_key()
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert err.value.translation_key == "auth_failed"
+    assert home.api_key not in str(err.value)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+
+
+async def test_run_with_one_server_down(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    cabin.faults.down()
+    response = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    result = response["groups"][entry.entry_id]
+    assert result["summary"]["outcome"] == "error"
+    assert result["summary"]["error"] == "too_few_servers_online"
+    cabin.faults.up()
+
+
+async def test_undo(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert err.value.translation_key == "nothing_to_undo"
+
+    movie = matchable_movies(home)[0]
+    home.act("alice").favorite(movie.id)
+    await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert cabin.dump_user_data()["alice"][movie.identity]["IsFavorite"] is True
+
+    preview = await _call(
+        hass, "undo", {"config_entry_id": entry.entry_id, "dry_run": True}
+    )
+    assert preview["undo"] is True
+    assert preview["dry_run"] is True
+    assert preview["writes_planned"] == 1
+    assert cabin.dump_user_data()["alice"][movie.identity]["IsFavorite"] is True
+
+    result = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert result["writes_done"] == 1
+    assert movie.identity not in cabin.dump_user_data()["alice"]
+
+
+async def test_undo_bad_input(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    entry = make_entry(hass, list(group))
+    await setup_entry(hass, entry)
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "undo", {})
+    assert err.value.translation_key == "invalid_input"
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, "undo", {"config_entry_id": entry.entry_id, "dry_run": "x"})
+    assert err.value.translation_key == "invalid_input"
+
+
+async def test_sync_now_button(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    movie = matchable_movies(home)[0]
+    home.act("bob").mark_played(movie.id)
+    await hass.services.async_call(
+        "button",
+        "press",
+        {ATTR_ENTITY_ID: "button.home_cabin_sync_now"},
+        blocking=True,
+    )
+    assert cabin.dump_user_data()["bob"][movie.identity]["Played"] is True
