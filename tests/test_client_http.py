@@ -7,6 +7,7 @@ Jellyfin-like server per version is in test_client_simulator.py.
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
 from dataclasses import dataclass
 import json
 import re
@@ -154,8 +155,8 @@ class ScriptedServer:
             self.in_flight -= 1
 
 
-@pytest.fixture
-async def server(socket_enabled: None) -> AsyncIterator[ScriptedServer]:
+@contextlib.asynccontextmanager
+async def scripted_server() -> AsyncIterator[ScriptedServer]:
     scripted = ScriptedServer()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", scripted.dispatch)
@@ -165,8 +166,16 @@ async def server(socket_enabled: None) -> AsyncIterator[ScriptedServer]:
     await site.start()
     port = runner.addresses[0][1]
     scripted.url = f"http://127.0.0.1:{port}"
-    yield scripted
-    await runner.cleanup()
+    try:
+        yield scripted
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def server(socket_enabled: None) -> AsyncIterator[ScriptedServer]:
+    async with scripted_server() as scripted:
+        yield scripted
 
 
 @pytest.fixture
@@ -1215,3 +1224,36 @@ async def test_real_backoff_sleep(
     info = await client.get_system_info()
     assert info.version == "10.9.11"
     assert client.request_stats.retries == 1
+
+
+async def test_cross_origin_redirect_is_reported(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    async with scripted_server() as elsewhere:
+        # Another port is another origin (as http -> https would be).
+        elsewhere.route("GET", "/moved", reply(payload=info_json("10.10.7")))
+        server.route(
+            "GET",
+            "/System/Info",
+            reply(
+                302,
+                text="",
+                content_type="text/plain",
+                headers={"Location": f"{elsewhere.url}/moved"},
+            ),
+        )
+        client, _ = make_client(server, session)
+        with pytest.raises(
+            JellyfinResponseError, match=f"redirects to {elsewhere.url}"
+        ):
+            await client.get_system_info()
+        # aiohttp did not forward the key to the other origin.
+        assert API_KEY not in str(elsewhere.seen[0].headers)
+    # A redirect within the same origin is followed.
+    server.route("GET", "/moved", reply(payload=info_json("10.10.7")))
+    server.route(
+        "GET",
+        "/System/Info/Public",
+        reply(302, text="", content_type="text/plain", headers={"Location": "/moved"}),
+    )
+    assert (await client.get_public_info()).version == "10.10.7"

@@ -805,6 +805,7 @@ class JellyfinClient:
                     status = response.status
                     content_type = response.content_type
                     retry_after = response.headers.get("Retry-After")
+                    landed = response.url.origin()
             except TimeoutError as err:
                 raise JellyfinTimeoutError(
                     f"{what}: no answer within {self._request_timeout:g} s"
@@ -814,6 +815,13 @@ class JellyfinClient:
                     f"{what}: cannot reach the server ({type(err).__name__}: {err})"
                 ) from err
             self._stats["bytes_in"] += len(raw)
+        if landed != url.origin():
+            # aiohttp drops the Authorization header on a cross-origin redirect
+            # (e.g. http -> https), which would read as a rejected key.
+            raise JellyfinResponseError(
+                f"{what}: the server redirects to {landed}; "
+                "use that address as the server URL"
+            )
         return _decode(status, content_type, raw, retry_after, what)
 
 
