@@ -44,6 +44,13 @@ Behaviour:
   (404), request (other 4xx), server (5xx; 503 is ``JellyfinStartingError`` with
   ``retry_after``), response (HTML, truncated or wrong-shaped JSON, not Jellyfin),
   unsupported (the version cannot write a field), verification (read-back differs).
+* Reads follow redirects within the server's origin; a redirect elsewhere (e.g.
+  http -> https, where aiohttp drops the key) raises ``JellyfinResponseError`` naming
+  the address to use. Writes never follow redirects.
+* Listings page with ``startIndex``/``limit`` and ``sortBy=DateCreated,SortName``,
+  images off and ``enableTotalRecordCount`` only on the first page; pages are
+  de-duplicated by id and, when that total shows items were skipped (Jellyfin's order
+  is not unique, so offsets drift), a second pass fetches the missing ones.
 * Routes follow the server version (API-NOTES §1.2, §3): ``/Users/{userId}/...`` on
   10.8, ``/User*Items/{itemId}?userId=`` and the generic ``/UserItems/{id}/UserData``
   update on 10.9+. The version comes from the first info call; user-scoped calls make
