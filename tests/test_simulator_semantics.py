@@ -833,3 +833,48 @@ async def test_12_0_turns_legacy_auth_off(jellyfin_server_factory, session) -> N
     assert (
         await raw.get("/System/Info", params={"ApiKey": server.api_key})
     ).status == 200
+
+
+@pytest.mark.parametrize("version", ALL)
+async def test_3_5_playback_reporting_needs_a_user_session(
+    jellyfin_server_factory, session, version
+) -> None:
+    """§3.5: API-key playback reports change nothing; a user's own token does."""
+    server = await make(jellyfin_server_factory, version)
+    item = movie(server)
+    runtime = item.runtime_ticks or 0
+    key = RawClient(session, server)
+    for route in ("/Sessions/Playing", "/Sessions/Playing/Stopped"):
+        reply = await key.post(route, json_body={"ItemId": item.id})
+        assert reply.status == 204
+    assert server.user_data("alice", item.id)["PlayCount"] == 0
+    alice = RawClient(session, server, token=server.user_token("alice"))
+    await alice.post("/Sessions/Playing", json_body={"ItemId": item.id})
+    started = server.user_data("alice", item.id)
+    assert started["PlayCount"] == 1
+    assert "LastPlayedDate" in started
+    await alice.post(
+        "/Sessions/Playing/Progress",
+        json_body={"ItemId": item.id, "PositionTicks": runtime // 3},
+    )
+    assert server.user_data("alice", item.id)["PlaybackPositionTicks"] == runtime // 3
+    await alice.post("/Sessions/Playing/Stopped", json_body={"ItemId": item.id})
+    stopped = server.user_data("alice", item.id)
+    assert (stopped["PlayCount"], stopped["Played"]) == (2, True)
+    assert server.user_data("bob", item.id)["PlayCount"] == 0
+
+
+@pytest.mark.parametrize(("version", "stale"), [("10.11.5", True), ("10.11.11", False)])
+async def test_3_4_stale_instance_rows_before_10_11_10(
+    jellyfin_server_factory, session, version, stale
+) -> None:
+    """§3.4 (#14981): on 10.11.0-10.11.9 a progress save can wipe a favourite."""
+    server = await make(jellyfin_server_factory, version)
+    raw = RawClient(session, server)
+    item = movie(server)
+    runtime = item.runtime_ticks or 0
+    alice = server.act("alice")
+    alice.progress(item.id, runtime // 4)
+    await raw.favorite("alice", item.id)
+    alice.progress(item.id, runtime // 3)
+    assert server.user_data("alice", item.id)["IsFavorite"] is (not stale)

@@ -477,7 +477,7 @@ class Actor:
         """Report a playback position (PlaybackProgress save, resume thresholds)."""
         server = self._server
         item = server.require_item(item_id)
-        row = server.row(self._user.id, item)
+        row = server.partial_row(self._user.id, item)
         playback_progress(
             row, position_ticks=position_ticks, runtime_ticks=item.runtime_ticks
         )
@@ -523,7 +523,7 @@ class Actor:
         """
         server = self._server
         item = server.require_item(item_id)
-        row = server.row(self._user.id, item)
+        row = server.partial_row(self._user.id, item)
         apply_update(row, {k.lower(): v for k, v in fields.items()})
         server.save(self._user, item, row, "UpdateUserData")
         return server.user_data(self._user.name, item_id)
@@ -606,6 +606,7 @@ class SimulatedServer:
         self._by_identity: dict[str, SimItem] = {i.identity: i for i in self._items}
         self._deleted: dict[str, SimItem] = {}
         self._generation = 0
+        self._instance_rows: dict[tuple[str, str], UserDataRow] = {}
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[SimItem]]] = {}
         self._children: dict[str, list[SimItem]] = {}
         self._reindex_children()
@@ -818,9 +819,37 @@ class SimulatedServer:
         stored = self._data[user_id].get(self._data_key(item))
         return stored.copy() if stored is not None else UserDataRow()
 
-    def save(self, user: SimUser, item: SimItem, row: UserDataRow, reason: str) -> None:
+    @property
+    def has_stale_user_data_bug(self) -> bool:
+        """10.11.0-10.11.9 read user data from a possibly stale item instance (#14981)."""
+        return (10, 11, 0) <= self.version_tuple < (10, 11, 10)
+
+    def partial_row(self, user_id: str, item: SimItem) -> UserDataRow:
+        """Return the row a partial save (progress, generic update) starts from.
+
+        On 10.11.0-10.11.9 that is the copy cached on the item instance by the last
+        such save, not the stored row, so fields changed meanwhile through other
+        routes (favourite, played, rating) are written back stale (API-NOTES §3.4,
+        #14981; an approximation of the instance cache). Later versions read the
+        stored row.
+        """
+        if self.has_stale_user_data_bug:
+            cached = self._instance_rows.get((user_id, item.id))
+            if cached is not None:
+                return cached.copy()
+        return self.row(user_id, item)
+
+    def save(
+        self,
+        user: SimUser,
+        item: SimItem,
+        row: UserDataRow,
+        reason: str,
+    ) -> None:
         """Store a row and raise ``UserDataSaved`` (webhooks, :attr:`events`)."""
         self._data[user.id][self._data_key(item)] = row.copy()
+        if reason in {"PlaybackProgress", "UpdateUserData"}:
+            self._instance_rows[(user.id, item.id)] = row.copy()
         self._generation += 1
         dto = self.user_data_dto(user.id, item)
         self.events.append(SaveEvent(user.name, item.id, reason, dto))
@@ -1200,6 +1229,9 @@ class SimulatedServer:
                     "/UserItems/{itemId}/UserData",
                     user_in_path=True,
                 )
+        add("POST", "/Sessions/Playing", self._h_playing)
+        add("POST", "/Sessions/Playing/Progress", self._h_playing)
+        add("POST", "/Sessions/Playing/Stopped", self._h_playing)
         add("GET", "/Users/{userId}", self._h_user)
 
     def _route_info(self, request: web.Request) -> RouteInfo | None:
@@ -1592,13 +1624,60 @@ class SimulatedServer:
         item = self._item_for(request.match_info["itemId"], user)
         if request.method == "POST":
             update = await self._read_update(request)
-            row = self.row(user.id, item)
+            row = self.partial_row(user.id, item)
             try:
                 apply_update(row, update)
             except RatingOutOfRangeError:
                 raise ApiError(400) from None
             self.save(user, item, row, "UpdateUserData")
         return _json(self.user_data_dto(user.id, item))
+
+    async def _h_playing(self, request: web.Request) -> web.Response:
+        """Playback reporting (§3.5): only the calling session's users change.
+
+        An API-key session has no user, so nothing changes (#9614, #7215). With a
+        user token: start -> PlayCount+1, LastPlayedDate now, Played false;
+        progress -> resume thresholds; stopped -> thresholds, or PlayCount+1 and
+        Played when PositionTicks is missing.
+        """
+        caller = self._authorized(request)
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            raise bad_request() from None
+        if not isinstance(body, dict):
+            raise bad_request()
+        if caller.user_id is None:
+            return web.Response(status=204)
+        user = self._users_by_id[caller.user_id]
+        lowered = {k.lower(): v for k, v in body.items()}
+        item = self.get_item(str(lowered.get("itemid") or ""))
+        if item is None or item.is_folder:
+            return web.Response(status=204)
+        position = lowered.get("positionticks")
+        kind = request.path.rsplit("/", 1)[-1].lower()
+        if kind == "playing":
+            row = self.row(user.id, item)
+            playback_start(row, now=self.now(), resumable=True)
+            self.save(user, item, row, "PlaybackStart")
+        elif kind == "progress":
+            if position is not None:
+                row = self.partial_row(user.id, item)
+                playback_progress(
+                    row, position_ticks=int(position), runtime_ticks=item.runtime_ticks
+                )
+                self.save(user, item, row, "PlaybackProgress")
+        else:
+            row = self.row(user.id, item)
+            if position is None:
+                row.play_count += 1
+                row.played = True
+            else:
+                playback_progress(
+                    row, position_ticks=int(position), runtime_ticks=item.runtime_ticks
+                )
+            self.save(user, item, row, "PlaybackFinished")
+        return web.Response(status=204)
 
     async def _read_update(self, request: web.Request) -> dict[str, Any]:
         """Bind ``UpdateUserItemDataDto``: names case-insensitive, numbers as strings."""
