@@ -1257,3 +1257,23 @@ async def test_cross_origin_redirect_is_reported(
         reply(302, text="", content_type="text/plain", headers={"Location": "/moved"}),
     )
     assert (await client.get_public_info()).version == "10.10.7"
+
+
+async def test_tls_failure_is_not_retried(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("10.10.7")
+    client = JellyfinClient(
+        server.url.replace("http://", "https://"), API_KEY, session, retries=3
+    )
+    slept: list[float] = []
+
+    async def record(delay: float) -> None:
+        slept.append(delay)
+
+    client._sleep = record  # type: ignore[method-assign]
+    with pytest.raises(JellyfinConnectionError) as info:
+        await client.get_system_info()
+    assert isinstance(info.value.__cause__, aiohttp.ClientSSLError)
+    assert slept == []
+    assert client.request_stats.requests == 1
