@@ -132,6 +132,8 @@ async def test_fault_answers_conform(jellyfin_server_factory, session) -> None:
     before = len(conformance.VIOLATIONS)
     server.faults.fail_next(1, status=503)
     assert (await raw.get("/Users")).status == 503
+    server.faults.fail_next(1, status=429)  # undocumented, but a deliberate fault
+    assert (await raw.get("/Users")).status == 429
     server.faults.html_next(1)
     html = await raw.get("/Users")
     assert (html.status, html.content_type) == (200, "text/html")

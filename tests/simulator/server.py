@@ -411,7 +411,7 @@ class Webhooks:
             ) as resp:
                 await resp.read()
             self.sent += 1
-        except (OSError, TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001
+        except Exception:  # noqa: BLE001
             # The plugin logs "Unable to send notification" and carries on.
             self.failed += 1
 
@@ -1292,6 +1292,7 @@ class SimulatedServer:
                 payload=None if payload is _MISSING else payload,
                 has_payload=payload is not _MISSING,
                 mangled=bool(response.get(conformance.MANGLED_KEY)),
+                injected=bool(response.get(conformance.INJECTED_KEY)),
             )
         )
         return response
@@ -1313,7 +1314,9 @@ class SimulatedServer:
                 return starting
         status = faults.draw_failure()
         if status is not None:
-            return web.Response(status=status, text=ERROR_TEXT)
+            failure = web.Response(status=status, text=ERROR_TEXT)
+            failure[conformance.INJECTED_KEY] = True
+            return failure
         try:
             response = await handler(request)
         except ApiError as err:
