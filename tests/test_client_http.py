@@ -1277,3 +1277,20 @@ async def test_tls_failure_is_not_retried(
     assert isinstance(info.value.__cause__, aiohttp.ClientSSLError)
     assert slept == []
     assert client.request_stats.requests == 1
+
+
+async def test_get_items_failure_is_a_plain_jellyfin_error(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("10.10.7")
+    wanted = ids(250)
+
+    async def items(request: web.Request) -> web.StreamResponse:
+        if wanted[150] in request.query["ids"].split(","):
+            return web.Response(status=500, text="Error processing request.")
+        return web.json_response({"Items": []})
+
+    server.route("GET", "/Items", items)
+    client, _ = make_client(server, session, retries=0)
+    with pytest.raises(JellyfinServerError, match="HTTP 500"):
+        await client.get_items(USER, wanted)

@@ -539,8 +539,13 @@ class JellyfinClient:
                 found.extend(page)
             return found
 
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(fetch(chunk)) for chunk in chunks]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(fetch(chunk)) for chunk in chunks]
+        except ExceptionGroup as errors:
+            # Callers catch JellyfinError, not groups: raise the first failure
+            # (the task group has cancelled the other chunks).
+            raise errors.exceptions[0] from None
         result: dict[str, Item] = {}
         for task in tasks:
             for item in task.result():
