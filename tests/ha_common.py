@@ -101,6 +101,7 @@ async def group(
     first = await jellyfin_server_factory(
         name="Home",
         version="10.11.11",
+        server_id="a0000000000000000000000000000001",
         media_root="/media/home",
         library=SMALL_LIBRARY,
         users=["alice", "bob"],
@@ -108,6 +109,7 @@ async def group(
     second = await jellyfin_server_factory(
         name="Cabin",
         version="10.11.11",
+        server_id="b0000000000000000000000000000002",
         media_root="/mnt/cabin",
         library=SMALL_LIBRARY,
         users=["alice", "bob"],

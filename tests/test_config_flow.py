@@ -135,6 +135,7 @@ async def test_user_flow_three_servers(
         ("", "invalid_url"),
         ("http://", "invalid_url"),
         ("http://127.0.0.1:8096/?x=1", "invalid_url"),
+        ("http://[::1", "invalid_url"),
         ("ftp://127.0.0.1:21", "invalid_scheme"),
         ("http://admin:secret@127.0.0.1:8096", "url_has_credentials"),
     ],
@@ -169,6 +170,7 @@ async def test_user_flow_server_errors(
     cases: list[tuple[dict[str, Any], str]] = [
         (_form(home, url=f"http://127.0.0.1:{_closed_port()}"), "cannot_connect"),
         (_form(home, url=not_jellyfin), "not_jellyfin"),
+        (_form(home, url=f"{home.url}/no/jellyfin/here"), "not_jellyfin"),
         (_form(home, api_key="0" * 32), "invalid_auth"),
         (_form(home, api_key=home.user_token("alice")), "not_admin"),
         (_form(home, api_key="   "), "empty_api_key"),
@@ -301,6 +303,23 @@ async def test_reauth(
     stored = {s[CONF_SERVER_ID]: s for s in entry.data[CONF_SERVERS]}
     assert stored[cabin.server_id][CONF_API_KEY] == "a" * 32
     assert stored[home.server_id][CONF_API_KEY] == home.api_key
+
+
+async def test_reauth_with_a_server_down(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    """A server that cannot be reached is not taken for the one with a bad key."""
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    home.faults.down()
+    result = dict(await entry.start_reauth_flow(hass))
+    schema = result["data_schema"].schema
+    assert next(k for k in schema if k == "server").default() == home.server_id
+    result = await _configure(
+        hass, result["flow_id"], {"server": home.server_id, CONF_API_KEY: "b" * 32}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    home.faults.up()
 
 
 async def test_reauth_wrong_server(
@@ -499,6 +518,41 @@ async def test_options_flow(
     assert entry.options[CONF_DRY_RUN] is True
     assert entry.options[CONF_USER_MODE] == "include"
     assert entry.options[CONF_USERS] == ["alice"]
+
+
+async def test_options_flow_unchanged(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    """Submitting the current options changes nothing and reloads nothing."""
+    entry = make_entry(hass, list(group))
+    before = dict(entry.options)
+    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    general = {
+        key: before[key]
+        for key in (
+            CONF_SCAN_INTERVAL,
+            CONF_FIELDS,
+            CONF_PRIMARY_SERVER,
+            CONF_DIRECTION,
+            CONF_FIRST_SYNC,
+            CONF_MAX_CHANGES,
+            CONF_MAX_CHANGE_PERCENT,
+            CONF_DRY_RUN,
+        )
+    }
+    result = dict(
+        await hass.config_entries.options.async_configure(result["flow_id"], general)
+    )
+    with patch.object(hass.config_entries, "async_schedule_reload") as reload:
+        result = dict(
+            await hass.config_entries.options.async_configure(
+                result["flow_id"],
+                {CONF_USER_MODE: "all", CONF_USERS: [], CONF_USER_MAP: ""},
+            )
+        )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert dict(entry.options) == before
+    reload.assert_not_called()
 
 
 async def test_options_flow_server_down(

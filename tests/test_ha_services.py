@@ -212,6 +212,22 @@ async def test_undo(
     assert movie.identity not in cabin.dump_user_data()["alice"]
 
 
+async def test_undo_fails_when_a_server_is_down(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    home.act("alice").favorite(matchable_movies(home)[0].id)
+    await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    cabin.faults.down()
+    with pytest.raises(HomeAssistantError) as err:
+        await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert err.value.translation_key == "undo_failed"
+    assert cabin.api_key not in str(err.value.translation_placeholders)
+    cabin.faults.up()
+
+
 async def test_undo_bad_input(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:

@@ -142,3 +142,27 @@ async def test_store_migration_fills_missing_keys(
     assert isinstance(stored, dict)
     assert stored["minor_version"] == 1
     assert "baseline" in stored["data"]
+
+
+async def test_unreadable_store_starts_afresh(
+    hass: HomeAssistant,
+    hass_storage: dict[str, object],
+    group: tuple[SimulatedServer, SimulatedServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = make_entry(hass, list(group))
+    hass_storage[f"{DOMAIN}.{entry.entry_id}"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.{entry.entry_id}",
+        "data": {
+            "baseline": {"version": 99},
+            "history": [{"held": 0, "outcome": "ok"}],
+            "last_success": "2026-01-01T00:00:00+00:00",
+        },
+    }
+    with caplog.at_level(logging.WARNING):
+        await setup_entry(hass, entry)
+    assert entry.state is ConfigEntryState.LOADED
+    assert "cannot be read" in caplog.text
+    assert entry.runtime_data.baseline.item_count == 0

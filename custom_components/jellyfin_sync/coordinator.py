@@ -271,15 +271,6 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                     translation_key="auth_failed",
                     translation_placeholders=err.translation_placeholders,
                 ) from err
-            except UpdateFailed as err:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="sync_failed",
-                    translation_placeholders={
-                        "title": self.config_entry.title,
-                        "error": str(err),
-                    },
-                ) from err
         self.async_set_updated_data(data)
         return report
 
@@ -319,8 +310,6 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         Raises:
             ServiceValidationError: an unknown user (translated).
         """
-        if not self.users:
-            await self._async_probe()
         known = {u.name.casefold() for users in self.users.values() for u in users}
         for name in names:
             if name.casefold() not in known:

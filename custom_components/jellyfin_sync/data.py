@@ -66,25 +66,6 @@ class CycleSummary:
             "error": self.error,
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CycleSummary":
-        """Rebuild a stored summary (unknown keys ignored, missing ones defaulted)."""
-        return cls(
-            started_at=datetime.fromisoformat(data["started_at"]),
-            finished_at=datetime.fromisoformat(data["finished_at"]),
-            outcome=str(data["outcome"]),
-            dry_run=bool(data.get("dry_run", False)),
-            full=bool(data.get("full", False)),
-            planned=int(data.get("planned", 0)),
-            applied=int(data.get("applied", 0)),
-            failed=int(data.get("failed", 0)),
-            conflicts=int(data.get("conflicts", 0)),
-            unmatched=int(data.get("unmatched", 0)),
-            held=int(data.get("held", 0)),
-            servers=tuple(data.get("servers", ())),
-            error=data.get("error"),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SyncGroupData:

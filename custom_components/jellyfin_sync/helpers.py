@@ -26,6 +26,8 @@ from .jellyfin.exceptions import (
     JellyfinAuthError,
     JellyfinConnectionError,
     JellyfinError,
+    JellyfinNotFoundError,
+    JellyfinRequestError,
     JellyfinResponseError,
     JellyfinServerError,
 )
@@ -160,7 +162,8 @@ async def async_check_server(
         raise ServerCheckError(
             "ssl_error" if is_ssl_error(err) else "cannot_connect"
         ) from err
-    except JellyfinResponseError as err:
+    except (JellyfinResponseError, JellyfinNotFoundError, JellyfinRequestError) as err:
+        # Not Jellyfin's answer, or no Jellyfin at this path (wrong base path).
         raise ServerCheckError("not_jellyfin") from err
     except JellyfinServerError as err:
         raise ServerCheckError("server_error") from err
