@@ -200,6 +200,16 @@ def test_generic_clear_last_played_rewrites_the_reset_fields() -> None:
     assert plan.expected == replace(current, last_played_date=None)
 
 
+def test_generic_clear_last_played_of_unplayed_item_is_one_request() -> None:
+    current = UserData(last_played_date=D1, is_favorite=True)
+    plan = plan_write(V10_9, UserData(), {SyncField.LAST_PLAYED}, current)
+    assert plan.ops == (WriteOp(kind=OpKind.MARK_UNPLAYED),)
+    plan = plan_write(
+        V10_9, UserData(), {SyncField.LAST_PLAYED, SyncField.PLAY_COUNT}, current
+    )
+    assert plan.ops == (WriteOp(kind=OpKind.MARK_UNPLAYED),)
+
+
 def test_generic_clear_last_played_needs_current() -> None:
     assert needs_current(V10_9, UserData(), frozenset({SyncField.LAST_PLAYED}))
     assert not needs_current(

@@ -219,8 +219,13 @@ def _plan_generic(
             raise ValueError("clearing the last-played date needs the current state")
         if current.last_played_date is not None:
             ops.append(WriteOp(kind=OpKind.MARK_UNPLAYED))
-            # MarkUnplayed zeroed these; write back the kept or wanted values.
-            send |= {SyncField.PLAYED, SyncField.PLAY_COUNT, SyncField.POSITION}
+            # MarkUnplayed zeroed these; write back the kept or wanted values
+            # unless zero is what they should be.
+            for reset in (SyncField.PLAYED, SyncField.PLAY_COUNT, SyncField.POSITION):
+                if field_value(expected, reset) == field_value(UserData(), reset):
+                    send.discard(reset)
+                else:
+                    send.add(reset)
     clear_rating = SyncField.RATING in fields and desired.rating is None
     if clear_rating:
         send.discard(SyncField.RATING)
