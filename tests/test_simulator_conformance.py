@@ -15,7 +15,7 @@ from tests.simulator.http import RawClient
 
 pytestmark = pytest.mark.conformance
 
-VERSIONS = ["10.8.13", "10.9.11", "10.10.7", "10.11.11"]
+VERSIONS = ["10.8.13", "10.9.11", "10.10.7", "10.11.11", "12.0.0"]
 SPEC = LibrarySpec(seed=4, movies=25, series=2, seasons_per_series=2)
 
 

@@ -559,7 +559,8 @@ class SimulatedServer:
         drop_items: fraction of movies/episodes this server lacks.
         extra_items: number of movies only this server has.
         api_key: the API key (None: random 32-hex).
-        server_id: the SystemId (None: derived from the name).
+        server_id: the SystemId (None: derived from the name, so give servers
+            distinct names; user ids derive from name and user name too).
     """
 
     def __init__(
