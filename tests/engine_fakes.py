@@ -16,6 +16,7 @@ User actions (``play``, ``partial``, ``mark_unplayed`` ...) change data the way 
 Jellyfin player or the web UI would.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -295,7 +296,9 @@ class FakeServer:
         if self.fail_after_pages == 0 or (user_id is not None and self.fail_user_reads):
             raise JellyfinConnectionError(f"{self.server_id} dropped the connection")
         selected: list[Item] = []
-        for item_id in sorted(self.items):
+        for count, item_id in enumerate(sorted(self.items)):
+            if count % 2000 == 1999:
+                await asyncio.sleep(0)  # a real server streams; keep the loop free
             item = self.items[item_id]
             if item.type not in item_types or (ids is not None and item_id not in ids):
                 continue
@@ -303,9 +306,7 @@ class FakeServer:
                 data = self.data.get((user_id, item_id), UserData())
                 if not self._passes(data, is_played, is_favorite, filters):
                     continue
-            selected.append(
-                self._with_data(user_id if enable_user_data else None, item)
-            )
+            selected.append(item)
         size = page_size or self.page_size
         for page_number, start in enumerate(range(0, len(selected), size)):
             if (
@@ -316,7 +317,11 @@ class FakeServer:
                     f"{self.server_id} dropped the connection"
                 )
             self.requests += 1
-            page = selected[start : start + size]
+            await asyncio.sleep(0)  # one request per page
+            page = [
+                self._with_data(user_id if enable_user_data else None, item)
+                for item in selected[start : start + size]
+            ]
             self.items_sent += len(page)
             yield page
 
@@ -328,6 +333,7 @@ class FakeServer:
         fields: Sequence[str] = ("ProviderIds", "Path"),
     ) -> list[Item]:
         self._check_read()
+        await asyncio.sleep(0)
         if self.fail_user_reads:
             raise JellyfinConnectionError(f"{self.server_id} dropped the connection")
         found = [
@@ -349,6 +355,7 @@ class FakeServer:
         verify: bool = False,
     ) -> UserData:
         self.requests += 1
+        await asyncio.sleep(0)  # a real write waits for the server
         if self.fail_writes or item_id in self.fail_write_items:
             raise JellyfinConnectionError(f"{self.server_id} refused the write")
         if item_id not in self.items:

@@ -42,7 +42,7 @@ from .matching import (
     match_users,
 )
 from .options import SyncOptions
-from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_baseline, plan_steps
+from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
 from .report import SyncReport
 
 #: Filters whose union is every item with non-default user data (API-NOTES §2.3).
@@ -116,7 +116,7 @@ class SyncEngine:
         }
         self._match: ItemMatch | None = None
         self._match_dirty = True
-        self._cycles = 0
+        self._match_seconds = 0.0
         self.last_plan: SyncPlan | None = None
 
     # ------------------------------------------------------------------ cycle
@@ -151,6 +151,7 @@ class SyncEngine:
             limit=self.options.report_limit,
         )
         started = time.monotonic()
+        self._match_seconds = 0.0
         await self._prepare(
             report, full=full, index="targeted" if targets is not None else "cycle"
         )
@@ -166,10 +167,9 @@ class SyncEngine:
         else:
             snapshots = await self._collect_full(report, selected)
         report.users = sorted({s.user.key for s in snapshots})
-        report.durations["collect"] = time.monotonic() - started
-        mark = time.monotonic()
         match = await self._matched()
-        report.durations["match"] = time.monotonic() - mark
+        report.durations["match"] = self._match_seconds
+        report.durations["collect"] = time.monotonic() - started - self._match_seconds
         self._report_match(report, match)
         mark = time.monotonic()
         caps = {
@@ -196,9 +196,8 @@ class SyncEngine:
             confirmed = await self._apply(report, plan.writes)
             report.durations["apply"] = time.monotonic() - mark
             self._record_history(report, plan, confirmed, now)
-            advance_baseline(self.baseline, plan, confirmed)
+            await _drive(advance_steps(self.baseline, plan, confirmed))
         report.durations["total"] = time.monotonic() - started
-        self._cycles += 1
         return report
 
     # ---------------------------------------------------------------- collect
@@ -494,12 +493,14 @@ class SyncEngine:
 
     async def _matched(self) -> ItemMatch:
         if self._match is None or self._match_dirty:
+            started = time.monotonic()
             indexes = {
                 sid: s.index for sid, s in self._servers.items() if s.index is not None
             }
             series = {sid: s.series for sid, s in self._servers.items()}
             self._match_dirty = False
             self._match = await _drive(match_items(indexes, series, self.options))
+            self._match_seconds += time.monotonic() - started
         return self._match
 
     # ------------------------------------------------------------------ apply
@@ -575,6 +576,8 @@ class SyncEngine:
         async def worker(queue: Iterator[PlannedWrite]) -> None:
             for w in queue:
                 await action(w)
+                # A client answering from a cache must not starve the loop.
+                await asyncio.sleep(0)
 
         workers: list[Awaitable[None]] = []
         for server_id in sorted(per_server):

@@ -353,7 +353,12 @@ def match_items(
                 if count % options.yield_every == 0:
                     yield
             for key in sorted(by_key):
+                count += 1
+                if count % options.yield_every == 0:
+                    yield
                 nodes = by_key[key]
+                if len(nodes) < 2:
+                    continue
                 per_server: dict[str, list[str]] = defaultdict(list)
                 for server_id, item_id in nodes:
                     per_server[server_id].append(item_id)
@@ -385,6 +390,9 @@ def match_items(
     members: dict[Node, list[Node]] = defaultdict(list)
     for node in node_keys:
         members[groups.find(node)].append(node)
+        count += 1
+        if count % options.yield_every == 0:
+            yield
     result = ItemMatch(
         items=[],
         by_member={},
@@ -442,7 +450,7 @@ def build_aliases(match: ItemMatch) -> Steps[None]:
             if key in seen and seen[key] != index:
                 shared.add(key)
             seen[key] = index
-        if count % 2000 == 0:
+        if count % 1000 == 0:
             yield
     for key in shared:
         del seen[key]

@@ -149,7 +149,7 @@ class SyncOptions:
     """Upper bound on the writes kept in the history (oldest cycles drop first)."""
     report_limit: int = 50
     """Entries kept in each list of a report (counts are always complete)."""
-    yield_every: int = 2_000
+    yield_every: int = 500
     """Items processed between yields to the event loop."""
 
     def server(self, server_id: str) -> ServerOptions:

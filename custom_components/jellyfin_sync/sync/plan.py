@@ -159,7 +159,7 @@ def _interesting(
             if index is not None:
                 found.add(index)
             count += 1
-            if count % 2000 == 0:
+            if count % 1000 == 0:
                 yield
     for key in stored:
         index = match.resolve(key)
@@ -169,7 +169,7 @@ def _interesting(
         if index is not None:
             found.add(index)
         count += 1
-        if count % 2000 == 0:
+        if count % 1000 == 0:
             yield
     return sorted(found)
 
@@ -404,9 +404,20 @@ def advance_baseline(
             write. Servers without an entry keep the state they were read with, so a
             failed or held write is planned again next cycle.
     """
+    run(advance_steps(baseline, plan, confirmed))
+
+
+def advance_steps(
+    baseline: Baseline,
+    plan: SyncPlan,
+    confirmed: Mapping[tuple[str, str, str], UserData],
+) -> Steps[None]:
+    """:func:`advance_baseline` as a step generator."""
     for user_key, readable in plan.readable.items():
         baseline.user(user_key).servers.update(readable)
-    for outcome in plan.outcomes:
+    for count, outcome in enumerate(plan.outcomes, 1):
+        if count % 1000 == 0:
+            yield
         user = baseline.user(outcome.user_key)
         old = None
         if outcome.stored_key is not None:
@@ -415,13 +426,11 @@ def advance_baseline(
         if old is not None:
             states.update(old.confirmed)
         for server_id, part in outcome.participants.items():
-            states[server_id] = confirmed.get(
+            state = confirmed.get(
                 (server_id, outcome.user_key, outcome.identity), part.current
             )
+            # Share the agreed object: storage tells "confirmed == agreed" quickly.
+            states[server_id] = outcome.target if state == outcome.target else state
         entry = BaselineEntry(outcome.target, states)
-        # Share the agreed object so storage can tell "confirmed == agreed" quickly.
-        for server_id, state in states.items():
-            if state == outcome.target:
-                states[server_id] = outcome.target
         if not entry.is_default:
             user.items[outcome.identity] = entry
