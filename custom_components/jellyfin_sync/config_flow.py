@@ -57,7 +57,6 @@ from .const import (
     MAX_SCAN_INTERVAL,
     MIN_SCAN_INTERVAL,
     USER_MODE_ALL,
-    USER_MODE_INCLUDE,
     USER_MODES,
 )
 from .helpers import (
@@ -578,7 +577,6 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
             errors=errors,
             description_placeholders={
                 "unreachable": ", ".join(unreachable) if unreachable else "-",
-                "include": USER_MODE_INCLUDE,
             },
         )
 
