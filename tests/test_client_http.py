@@ -1291,3 +1291,13 @@ async def test_get_items_failure_is_a_plain_jellyfin_error(
     client, _ = make_client(server, session, retries=0)
     with pytest.raises(JellyfinServerError, match="HTTP 500"):
         await client.get_items(USER, wanted)
+
+
+async def test_base_path_is_kept(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.route("GET", "/jellyfin/System/Info", reply(payload=info_json("10.9.11")))
+    client = JellyfinClient(f"{server.url}/jellyfin/", API_KEY, session)
+    assert client.url == f"{server.url}/jellyfin"
+    assert (await client.get_system_info()).version == "10.9.11"
+    assert [s.path for s in server.seen] == ["/jellyfin/System/Info"]
