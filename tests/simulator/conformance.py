@@ -2,8 +2,8 @@
 
 The official Jellyfin OpenAPI documents (``openapi-<version>.json`` in the shared
 folder) are loaded lazily, once per process, and compiled validators are cached per
-(document, path, method, status). An aiohttp middleware (:func:`make_middleware`)
-checks each request the simulator routes and each response it sends; every mismatch
+(document, path, method, status). An aiohttp middleware of each server
+(``SimulatedServer._conformance_mw``) checks each request the simulator routes and each response it sends; every mismatch
 is appended to the process-wide :data:`VIOLATIONS` list, which the pytest plugin in
 :mod:`tests.simulator.fixtures` turns into a failed test session.
 
@@ -31,7 +31,7 @@ so conformance can never pass silently.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 import json
@@ -40,7 +40,6 @@ from pathlib import Path
 import threading
 from typing import Any
 
-from aiohttp import web
 from openapi_schema_validator import OAS30Validator
 
 #: Documented versions, one per minor release line the simulator models.
@@ -81,7 +80,6 @@ class Violation:
 
 #: Every violation recorded in this process (read by the pytest plugin).
 VIOLATIONS: list[Violation] = []
-_allow_depth = 0
 
 
 class OpenApiDocumentsMissingError(RuntimeError):
@@ -151,14 +149,11 @@ def allow_violations() -> Iterator[list[Violation]]:
     Yields the list the violations raised inside the block go to; they do not count
     against the session.
     """
-    global _allow_depth  # noqa: PLW0603
     start = len(VIOLATIONS)
-    _allow_depth += 1
     caught: list[Violation] = []
     try:
         yield caught
     finally:
-        _allow_depth -= 1
         caught.extend(VIOLATIONS[start:])
         del VIOLATIONS[start:]
 
@@ -356,8 +351,6 @@ def check_response(
     return found
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 #: Key under which handlers store the JSON payload they serialised.
 PAYLOAD_KEY = "jellyfin_sim_payload"
 #: Key marking a response whose body fault injection broke on purpose.
@@ -369,8 +362,3 @@ INJECTED_KEY = "jellyfin_sim_injected"
 def record(violations: list[Violation]) -> None:
     """Append violations to the process-wide list."""
     VIOLATIONS.extend(violations)
-
-
-def is_allowing() -> bool:
-    """Whether an :func:`allow_violations` block is active."""
-    return _allow_depth > 0
