@@ -3,9 +3,10 @@
 The official Jellyfin OpenAPI documents (``openapi-<version>.json`` in the shared
 folder) are loaded lazily, once per process, and compiled validators are cached per
 (document, path, method, status). An aiohttp middleware of each server
-(``SimulatedServer._conformance_mw``) checks each request the simulator routes and each response it sends; every mismatch
-is appended to the process-wide :data:`VIOLATIONS` list, which the pytest plugin in
-:mod:`tests.simulator.fixtures` turns into a failed test session.
+(``SimulatedServer._conformance_mw``) checks each request the simulator routes and
+each response it sends; every mismatch is appended to the process-wide
+:data:`VIOLATIONS` list, which the pytest plugin in :mod:`tests.simulator.fixtures`
+turns into a failed test session.
 
 What is checked:
 
