@@ -19,6 +19,7 @@ from tests.simulator import SimulatedServer
 
 fast_client_retries = ha_common.fast_client_retries
 group = ha_common.group
+snapshot = ha_common.snapshot
 
 
 async def test_diagnostics(
@@ -61,3 +62,35 @@ async def test_diagnostics(
     assert diagnostics["history"][-1]["applied"] == 1
     assert diagnostics["status"] == "ok"
     assert diagnostics["baseline_items"] == 1
+
+
+VOLATILE = {"started", "cycle", "started_at", "finished_at", "url", "durations", "d"}
+"""Times, durations, ports; "d" is a last-played date inside planned writes."""
+
+
+def _stable(value: Any) -> Any:
+    """Diagnostics with times, durations and ports replaced by placeholders."""
+    if isinstance(value, dict):
+        return {
+            key: f"<{key}>" if key in VOLATILE else _stable(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_stable(item) for item in value]
+    return value
+
+
+async def test_diagnostics_snapshot(
+    hass: HomeAssistant,
+    hass_client: Any,
+    group: tuple[SimulatedServer, SimulatedServer],
+    snapshot: Any,
+) -> None:
+    home, cabin = group
+    movies = matchable_movies(home)
+    home.act("alice").mark_played(movies[0].id)
+    cabin.act("bob").favorite(cabin.item_by_key(movies[1].identity).id)
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    assert _stable(diagnostics) == snapshot

@@ -334,13 +334,17 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             if sid not in self.infos
             or self.infos[sid].version_tuple[:2] >= MIN_SUPPORTED_VERSION
         )
+        options = build_sync_options(self.options, self.servers, self.users)
         if self.engine is None or usable != self._engine_servers:
             self.engine = SyncEngine(
                 {sid: self.clients[sid] for sid in sorted(usable)},
-                build_sync_options(self.options, self.servers, self.users),
+                options,
                 self.baseline,
             )
             self._engine_servers = usable
+        else:
+            # User lists may have changed: the explicit mapping is re-resolved.
+            self.engine.options = options
         return self.engine
 
     async def _async_probe(self) -> dict[str, JellyfinError | None]:

@@ -54,7 +54,7 @@ class HeldChangesRepairFlow(RepairsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             try:
-                await coordinator.async_run_cycle(approve_held=True)
+                await coordinator.async_run_cycle(dry_run=False, approve_held=True)
             except HomeAssistantError:
                 errors["base"] = "apply_failed"
             else:
