@@ -74,7 +74,7 @@ def test_disabled_and_hidden_users_are_skipped_unless_asked() -> None:
         "a": users("Kid", is_disabled=True) + users("Admin", is_hidden=True),
         "b": users("Kid") + users("Admin"),
     }
-    result = match_users(servers, SyncOptions())
+    result = match_users(servers, SyncOptions(include_hidden_users=False))
     assert result.users == ()
     assert "Kid on a: disabled" in result.skipped
     assert "Admin on a: hidden" in result.skipped

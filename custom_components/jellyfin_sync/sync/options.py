@@ -129,7 +129,9 @@ class SyncOptions:
     excluded_users: frozenset[str] = frozenset()
     """User names (any case) or ids that are never synced."""
     include_disabled_users: bool = False
-    include_hidden_users: bool = False
+    include_hidden_users: bool = True
+    """Jellyfin hides new users from the login screen by default (``IsHidden``), so
+    "hidden" says nothing about whether their watch data matters."""
     # Items
     item_types: tuple[str, ...] = ("Movie", "Episode")
     match_by_id: bool = True
