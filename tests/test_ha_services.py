@@ -1,5 +1,6 @@
 """The ``run`` and ``undo`` actions, the button and the completion event."""
 
+import asyncio
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -256,3 +257,30 @@ async def test_sync_now_button(
         blocking=True,
     )
     assert cabin.dump_user_data()["bob"][movie.identity]["Played"] is True
+
+
+async def test_cycles_never_overlap(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    """Two runs at once: the second waits for the first; status shows syncing."""
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    changes = async_capture_events(hass, "state_changed")
+    home.faults.latency(0.02)
+    first, second = await asyncio.gather(
+        _call(hass, "run", {"config_entry_id": entry.entry_id}),
+        _call(hass, "run", {"config_entry_id": entry.entry_id}),
+    )
+    home.faults.latency(0)
+    one = first["groups"][entry.entry_id]["summary"]
+    two = second["groups"][entry.entry_id]["summary"]
+    ordered = sorted([one, two], key=lambda s: s["started_at"])
+    assert ordered[0]["finished_at"] <= ordered[1]["started_at"]
+    await hass.async_block_till_done()
+    statuses = [
+        e.data["new_state"].state
+        for e in changes
+        if e.data["entity_id"] == "sensor.home_cabin_status"
+    ]
+    assert statuses == ["syncing", "ok", "syncing", "ok"]
