@@ -81,11 +81,14 @@ def _server_schema(
     url: str | None = None, verify_ssl: bool = True, *, key_optional: bool = False
 ) -> vol.Schema:
     key_marker = vol.Optional if key_optional else vol.Required
+    url_key = (
+        vol.Required(CONF_URL, description={"suggested_value": url})
+        if url
+        else vol.Required(CONF_URL)
+    )
     return vol.Schema(
         {
-            vol.Required(
-                CONF_URL, description={"suggested_value": url} if url else None
-            ): _URL,
+            url_key: _URL,
             key_marker(CONF_API_KEY): _PASSWORD,
             vol.Required(CONF_VERIFY_SSL, default=verify_ssl): BooleanSelector(),
         }
