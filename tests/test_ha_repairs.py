@@ -2,10 +2,12 @@
 
 from typing import Any
 
+from homeassistant.components.repairs import ConfirmRepairFlow
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.jellyfin_sync import coordinator as coordinator_module
 from custom_components.jellyfin_sync.const import (
@@ -13,6 +15,7 @@ from custom_components.jellyfin_sync.const import (
     CONF_MAX_CHANGES,
     DOMAIN,
 )
+from custom_components.jellyfin_sync.repairs import async_create_fix_flow
 from tests import ha_common
 from tests.ha_common import ENTRY_ID, make_entry, matchable_movies, setup_entry
 from tests.simulator import SimulatedServer
@@ -110,11 +113,14 @@ async def test_held_fix_flow_aborts(
 ) -> None:
     entry = make_entry(hass, list(group))
     await setup_entry(hass, entry)
+    other = MockConfigEntry(domain="other_domain")
+    other.add_to_hass(hass)
     assert await async_setup_component(hass, "repairs", {})
     client = await hass_client()
     for issue_id, entry_id, reason in (
         (HELD_ISSUE, ENTRY_ID, "nothing_held"),
         ("held_changes_gone", "gone", "not_loaded"),
+        ("held_changes_other", other.entry_id, "not_loaded"),
     ):
         ir.async_create_issue(
             hass,
@@ -132,6 +138,11 @@ async def test_held_fix_flow_aborts(
         result = await resp.json()
         assert result["type"] == "abort"
         assert result["reason"] == reason
+
+
+async def test_other_issues_get_a_plain_confirm_flow(hass: HomeAssistant) -> None:
+    flow = await async_create_fix_flow(hass, "persistent_failure_x", None)
+    assert isinstance(flow, ConfirmRepairFlow)
 
 
 async def test_reduced_capabilities_issue(

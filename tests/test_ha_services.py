@@ -1,6 +1,7 @@
 """The ``run`` and ``undo`` actions, the button and the completion event."""
 
 import asyncio
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -284,3 +285,27 @@ async def test_cycles_never_overlap(
         if e.data["entity_id"] == "sensor.home_cabin_status"
     ]
     assert statuses == ["syncing", "ok", "syncing", "ok"]
+
+
+async def test_api_keys_never_logged(
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Setup, an outage, a revoked key and the errors shown: no key in any log."""
+    home, cabin = group
+    caplog.set_level(logging.DEBUG)
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    cabin.faults.down()
+    await entry.runtime_data.async_refresh()
+    cabin.faults.up()
+    await hass.async_block_till_done()
+    home.faults.revoke_key()
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    assert entry.runtime_data.last_update_success is False
+    assert "Jellyfin server Cabin is unavailable" in caplog.text
+    for key in (home.api_key, cabin.api_key):
+        assert key not in caplog.text
+    home.faults.restore_key()
