@@ -114,10 +114,8 @@ def test_movies_match_by_provider_ids_case_insensitively() -> None:
     [item] = match.items
     assert item.method is MatchMethod.PROVIDER
     assert item.identity == "movie:imdb:tt0133093"
-    assert match.keys_of[0][:2] == ("movie:imdb:tt0133093", "movie:tmdb:603")
-    assert sorted(match.keys_of[0][2:]) == sorted(
-        f"id:{i}" for i in [*a.items, *b.items]
-    )
+    assert match.keys(0)[:2] == ["movie:imdb:tt0133093", "movie:tmdb:603"]
+    assert sorted(match.keys(0)[2:]) == sorted(f"id:{i}" for i in [*a.items, *b.items])
 
 
 def test_contradicting_provider_ids_are_not_joined() -> None:
@@ -208,17 +206,37 @@ def test_three_servers_join_by_different_methods() -> None:
     assert item.identity == "movie:tmdb:5"
 
 
-def test_aliases_resolve_every_unique_key() -> None:
+def test_aliases_resolve_keys_that_name_one_item() -> None:
     a, b = FakeServer("a"), FakeServer("b")
     movie = a.add_movie("/m/A.mkv", ids={"imdb": "tt1", "tmdb": "1"})
     b.add_movie("/m/A.mkv", ids={"imdb": "tt1", "tmdb": "1"})
-    match = run(match_items(*index(a, b), SyncOptions()))
-    assert match.resolve("movie:tmdb:1") is None  # aliases not built yet
-    run(build_aliases(match))
-    assert match.resolve("movie:tmdb:1") == 0
-    assert match.resolve(f"id:{movie.id}") == 0
-    assert match.resolve("movie:imdb:tt1") == 0
-    assert match.member("a", movie.id) is match.items[0]
+    a.add_movie("/m/B.mkv", ids={"imdb": "tt2", "tmdb": "2"})
+    b.add_movie("/m/B.mkv", ids={"imdb": "tt2", "tmdb": "2"})
+    # tmdb 7 names one item on a and another on b: never an alias.
+    a.add_movie("/m/C.mkv", ids={"imdb": "tt3", "tmdb": "7"})
+    b.add_movie("/m/C.mkv", ids={"imdb": "tt3", "tmdb": "8"})
+    a.add_movie("/m/D.mkv", ids={"imdb": "tt4", "tmdb": "8"})
+    b.add_movie("/m/D.mkv", ids={"imdb": "tt4", "tmdb": "7"})
+    match = run(match_items(*index(a, b), SyncOptions(yield_every=1)))
+    assert len(match.items) == 4  # same ids: the same files, whatever the metadata
+    assert match.conflicts == 2  # tmdb 7 and 8 would join C and D
+    assert match.resolve("movie:tmdb:1") is None  # not looked for yet
+    wanted = [
+        "movie:tmdb:1",
+        f"id:{movie.id}",
+        "movie:imdb:tt1",
+        "movie:tmdb:7",
+        "nope",
+    ]
+    run(build_aliases(match, [*wanted, *("movie:tmdb:x" for _ in range(300))]))
+    first = match.index_of("a", movie.id)
+    assert match.resolve("movie:tmdb:1") == first
+    assert match.resolve(f"id:{movie.id}") == first
+    assert match.resolve("movie:imdb:tt1") == first
+    assert match.resolve("movie:tmdb:7") is None
+    assert match.resolve("nope") is None
+    run(build_aliases(match, wanted))  # already looked for: nothing to do
+    assert match.member("a", movie.id) is match.items[first]
     assert match.member("a", "nope") is None
 
 
@@ -231,4 +249,4 @@ def test_item_keys_skip_episode_numbers_without_series() -> None:
         season_number=1,
         episode_number=1,
     )
-    assert item_keys(episode, {}, SyncOptions(match_by_id=False), ()) == {}
+    assert item_keys(episode, {}, SyncOptions(match_by_id=False), ()) == []

@@ -16,7 +16,7 @@ never one server's item id) it keeps:
 Only non-default states are stored: an item everyone left untouched has no entry.
 """
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -57,14 +57,6 @@ class UserBaseline:
     servers: set[str] = field(default_factory=set)
     """Servers that were read completely for this user at least once."""
     items: dict[str, BaselineEntry] = field(default_factory=dict)
-
-    def find(self, keys: Iterable[str]) -> tuple[str, BaselineEntry] | None:
-        """The entry stored under the first of ``keys`` that has one."""
-        for key in keys:
-            entry = self.items.get(key)
-            if entry is not None:
-                return key, entry
-        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

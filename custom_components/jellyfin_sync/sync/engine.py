@@ -388,11 +388,11 @@ class SyncEngine:
         stored = self.baseline.users.get(user.key)
         if stored is None:
             return suspects
+        unresolved = [key for key in stored.items if match.resolve(key) is None]
+        if unresolved:
+            yield from build_aliases(match, unresolved)
         for count, (key, entry) in enumerate(stored.items.items(), 1):
             index = match.resolve(key)
-            if index is None and match.aliases is None:
-                yield from build_aliases(match)
-                index = match.resolve(key)
             if index is None:
                 continue
             members = match.items[index].members
@@ -446,7 +446,7 @@ class SyncEngine:
                 continue
             scope: set[int] = set()
             for server_id, item_id in wanted[user.key]:
-                index = match.by_member.get((server_id, item_id))
+                index = match.index_of(server_id, item_id)
                 if index is not None:
                     scope.add(index)
             per_server: dict[str, set[str]] = defaultdict(set)

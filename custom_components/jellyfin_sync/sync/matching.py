@@ -12,7 +12,7 @@ can give the event loop a turn; :func:`run` drives them synchronously.
 """
 
 from collections import defaultdict
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 import posixpath
 
@@ -179,30 +179,44 @@ class ItemMatch:
     """Result of :func:`match_items`."""
 
     items: list[MatchedItem]
-    by_member: dict[Node, int]
-    """``(server, item id)`` -> index into :attr:`items`."""
     by_identity: dict[str, int]
     by_method: dict[MatchMethod, int]
     unmatched: dict[str, int]
     """Server id -> items found on that server only."""
     ambiguous: list[Ambiguity]
     conflicts: int = 0
-    """Joins refused because they would put two items of a server together."""
-    aliases: dict[str, int] | None = field(default=None, repr=False)
-    """Every key -> item index, built on first use by :meth:`resolve`."""
-    keys_of: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    """Joins refused because they would put two items of a server together or
+    contradict provider ids."""
+    members_index: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
+    """Server id -> item id -> index into :attr:`items`."""
+    key_source: Callable[[int], list[str]] | None = field(default=None, repr=False)
+    """All matching keys of an item (computed on demand, not stored)."""
+    aliases: dict[str, int] = field(default_factory=dict, repr=False)
+    """Keys other than the identity that name exactly one item (see
+    :func:`build_aliases`)."""
+    alias_checked: set[str] = field(default_factory=set, repr=False)
 
-    def resolve(self, key: str) -> int | None:
-        """Index of the matched item a baseline key belongs to, if any."""
-        found = self.by_identity.get(key)
-        if found is not None or self.aliases is None:
-            return found
-        return self.aliases.get(key)
+    def index_of(self, server_id: str, item_id: str) -> int | None:
+        """Index of the matched item a server's item belongs to."""
+        return self.members_index.get(server_id, {}).get(item_id)
 
     def member(self, server_id: str, item_id: str) -> MatchedItem | None:
         """The matched item a server's item belongs to."""
-        index = self.by_member.get((server_id, item_id))
+        index = self.index_of(server_id, item_id)
         return None if index is None else self.items[index]
+
+    def keys(self, index: int) -> list[str]:
+        """Every matching key of an item, most trusted first."""
+        return self.key_source(index) if self.key_source is not None else []
+
+    def resolve(self, key: str) -> int | None:
+        """Index of the matched item a baseline key names, if any.
+
+        Keys other than identities are found once :func:`build_aliases` has looked
+        for them.
+        """
+        found = self.by_identity.get(key)
+        return found if found is not None else self.aliases.get(key)
 
 
 def _relative(path: str, roots: Sequence[str]) -> str | None:
@@ -215,95 +229,100 @@ def _relative(path: str, roots: Sequence[str]) -> str | None:
     return None
 
 
+def _provider(item: Item, name: str) -> str | None:
+    """A provider id of an item, keys and values compared case-insensitively."""
+    value = item.provider_ids.get(name)
+    if value is None:
+        for key, other in item.provider_ids.items():
+            if key.lower() == name:
+                value = other
+                break
+    return value.lower() if value else None
+
+
+class _Keys:
+    """Computes matching keys on demand, so nothing per item is kept in memory."""
+
+    def __init__(
+        self,
+        series: Mapping[str, Mapping[str, Item]],
+        options: SyncOptions,
+        roots: Mapping[str, Sequence[str]],
+    ) -> None:
+        self.series = series
+        self.options = options
+        self.roots = roots
+
+    def key(
+        self, stage: MatchMethod, group: str, server_id: str, item: Item
+    ) -> str | None:
+        """One key of an item (``group`` = provider name, or the stage's name)."""
+        if stage is MatchMethod.ID:
+            return f"id:{item.id}" if self.options.match_by_id else None
+        if stage is MatchMethod.PROVIDER:
+            value = _provider(item, group)
+            return f"{item.type.lower()}:{group}:{value}" if value else None
+        if stage is MatchMethod.EPISODE:
+            if (
+                item.type != "Episode"
+                or not item.series_id
+                or item.season_number is None
+                or item.episode_number is None
+            ):
+                return None
+            show = self.series.get(server_id, {}).get(item.series_id)
+            value = _provider(show, group) if show is not None else None
+            if not value:
+                return None
+            number = f"s{item.season_number}e{item.episode_number}"
+            if item.episode_number_end is not None:
+                number += f"-{item.episode_number_end}"
+            return f"episode:series:{group}:{value}:{number}"
+        roots = self.roots.get(server_id, ())
+        if not item.path or not roots:
+            return None
+        relative = _relative(item.path, roots)
+        return f"path:{item.type.lower()}:{relative}" if relative is not None else None
+
+    def ranked(self, server_id: str, item: Item) -> Iterator[tuple[int, int, str]]:
+        """All keys of an item as ``(stage rank, group rank, key)``."""
+        for stage in _STAGES:
+            for group_rank, group in enumerate(self.groups(stage)):
+                key = self.key(stage, group, server_id, item)
+                if key is not None:
+                    yield (_IDENTITY_RANK[stage], group_rank, key)
+
+    def groups(self, stage: MatchMethod) -> Sequence[str]:
+        """Key groups of a stage: one pass per provider, else one pass."""
+        if stage in (MatchMethod.PROVIDER, MatchMethod.EPISODE):
+            return self.options.provider_keys
+        return (stage.value,)
+
+    def providers(self, item: Item) -> dict[str, str]:
+        """The item's trusted provider ids (for contradiction checks)."""
+        found: dict[str, str] = {}
+        for name in self.options.provider_keys:
+            value = _provider(item, name)
+            if value:
+                found[name] = value
+        return found
+
+
 def item_keys(
     item: Item,
     series: Mapping[str, Item],
     options: SyncOptions,
     roots: Sequence[str],
-) -> dict[MatchMethod, dict[str, str]]:
-    """The matching keys of one item: stage -> key group -> key.
-
-    Key groups are the provider names for provider and episode keys (so a pass
-    compares imdb with imdb), ``"id"`` and ``"path"`` otherwise.
+) -> list[str]:
+    """Every matching key of one item, most trusted first.
 
     >>> from custom_components.jellyfin_sync.jellyfin.models import Item
-    >>> keys = item_keys(Item(id="a1", type="Movie", name="M",
+    >>> item_keys(Item(id="a1", type="Movie", name="M",
     ...     provider_ids={"Imdb": "TT1"}), {}, SyncOptions(), ())
-    >>> keys[MatchMethod.PROVIDER]
-    {'imdb': 'movie:imdb:tt1'}
+    ['movie:imdb:tt1', 'id:a1']
     """
-    kind = item.type.lower()
-    keys: dict[MatchMethod, dict[str, str]] = {}
-    if options.match_by_id:
-        keys[MatchMethod.ID] = {"id": f"id:{item.id}"}
-    own = _providers(item, options)
-    if own:
-        keys[MatchMethod.PROVIDER] = {p: f"{kind}:{p}:{v}" for p, v in own.items()}
-    if (
-        item.type == "Episode"
-        and item.series_id
-        and item.season_number is not None
-        and item.episode_number is not None
-    ):
-        show = series.get(item.series_id)
-        shows = _providers(show, options) if show is not None else {}
-        if shows:
-            number = f"s{item.season_number}e{item.episode_number}"
-            if item.episode_number_end is not None:
-                number += f"-{item.episode_number_end}"
-            keys[MatchMethod.EPISODE] = {
-                p: f"episode:series:{p}:{v}:{number}" for p, v in shows.items()
-            }
-    if item.path and roots:
-        relative = _relative(item.path, roots)
-        if relative is not None:
-            keys[MatchMethod.PATH] = {"path": f"path:{kind}:{relative}"}
-    return keys
-
-
-def _providers(item: Item, options: SyncOptions) -> dict[str, str]:
-    """The item's trusted provider ids, lower-cased, in trust order."""
-    lowered = {k.lower(): v.lower() for k, v in item.provider_ids.items()}
-    return {p: lowered[p] for p in options.provider_keys if p in lowered}
-
-
-class _Groups:
-    """Union-find over nodes with per-group server sets and provider ids."""
-
-    def __init__(self) -> None:
-        self.parent: dict[Node, Node] = {}
-        self.servers: dict[Node, set[str]] = {}
-        self.providers: dict[Node, dict[str, set[str]]] = {}
-        self.method: dict[Node, int] = {}
-
-    def add(self, node: Node, providers: Mapping[str, str]) -> None:
-        self.parent[node] = node
-        self.servers[node] = {node[0]}
-        self.providers[node] = {k: {v} for k, v in providers.items()}
-
-    def find(self, node: Node) -> Node:
-        root = node
-        while self.parent[root] != root:
-            root = self.parent[root]
-        while self.parent[node] != root:
-            self.parent[node], node = root, self.parent[node]
-        return root
-
-    def compatible(self, a: Node, b: Node) -> bool:
-        if self.servers[a] & self.servers[b]:
-            return False
-        pa, pb = self.providers[a], self.providers[b]
-        return all(not (pa[k].isdisjoint(pb[k])) for k in pa.keys() & pb.keys())
-
-    def union(self, a: Node, b: Node, stage: int) -> None:
-        if a > b:
-            a, b = b, a
-        self.parent[b] = a
-        self.servers[a] |= self.servers.pop(b)
-        mine = self.providers[a]
-        for k, values in self.providers.pop(b).items():
-            mine.setdefault(k, set()).update(values)
-        self.method[a] = max(self.method.get(a, 0), self.method.pop(b, 0), stage)
+    keys = _Keys({"": series}, options, {"": roots})
+    return [key for _, _, key in sorted(keys.ranked("", item))]
 
 
 def match_items(
@@ -319,139 +338,184 @@ def match_items(
         options: Matching options (``match_by_id``, ``provider_keys``, media roots).
     """
     servers = sorted(indexes)
-    groups = _Groups()
-    node_keys: dict[Node, dict[MatchMethod, dict[str, str]]] = {}
-    count = 0
+    keys = _Keys(
+        {s: series.get(s, {}) for s in servers},
+        options,
+        {s: options.server(s).media_roots for s in servers},
+    )
+    every = max(1, options.yield_every)
+    node_server: list[str] = []
+    node_item: list[Item] = []
     for server_id in servers:
-        roots = options.server(server_id).media_roots
-        shows = series.get(server_id, {})
-        for item_id in sorted(indexes[server_id]):
-            item = indexes[server_id][item_id]
-            node = (server_id, item_id)
-            groups.add(node, _providers(item, options))
-            node_keys[node] = item_keys(item, shows, options, roots)
-            count += 1
-            if count % options.yield_every == 0:
-                yield
+        server_index = indexes[server_id]
+        for item_id in sorted(server_index):
+            node_server.append(server_id)
+            node_item.append(server_index[item_id])
+    count = len(node_item)
+    parent = list(range(count))
+    bit = {server_id: 1 << i for i, server_id in enumerate(servers)}
+    mask = [bit[s] for s in node_server]
+    provs: dict[int, dict[str, str]] = {}
+    stage_of: dict[int, int] = {}
+
+    def find(node: int) -> int:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    def providers(root: int) -> dict[str, str]:
+        found = provs.get(root)
+        return found if found is not None else keys.providers(node_item[root])
+
     ambiguous: list[Ambiguity] = []
     conflicts = 0
+    steps = 0
     for stage_index, stage in enumerate(_STAGES):
-        # One key group (provider) at a time keeps the key map small.
-        passes = (
-            options.provider_keys
-            if stage in (MatchMethod.PROVIDER, MatchMethod.EPISODE)
-            else (stage.value,)
-        )
-        for group in passes:
-            by_key: dict[str, list[Node]] = {}
-            for node, keys in node_keys.items():
-                key = keys.get(stage, {}).get(group)
-                if key is None:
-                    continue
-                by_key.setdefault(key, []).append(node)
-                count += 1
-                if count % options.yield_every == 0:
+        for group in keys.groups(stage):
+            by_key: dict[str, list[int]] = {}
+            for node in range(count):
+                key = keys.key(stage, group, node_server[node], node_item[node])
+                if key is not None:
+                    by_key.setdefault(key, []).append(node)
+                steps += 1
+                if steps % every == 0:
                     yield
             for key in sorted(by_key):
-                count += 1
-                if count % options.yield_every == 0:
+                steps += 1
+                if steps % every == 0:
                     yield
                 nodes = by_key[key]
                 if len(nodes) < 2:
                     continue
-                per_server: dict[str, list[str]] = defaultdict(list)
-                for server_id, item_id in nodes:
-                    per_server[server_id].append(item_id)
-                usable: list[Node] = []
+                per_server: dict[str, list[int]] = defaultdict(list)
+                for node in nodes:
+                    per_server[node_server[node]].append(node)
+                usable: list[int] = []
                 for server_id in sorted(per_server):
-                    ids = per_server[server_id]
-                    if len(ids) > 1:
+                    found = per_server[server_id]
+                    if len(found) > 1:
                         ambiguous.append(
                             Ambiguity(
                                 server_id=server_id,
                                 key=key,
-                                item_ids=tuple(sorted(ids)),
+                                item_ids=tuple(sorted(node_item[n].id for n in found)),
                             )
                         )
                     else:
-                        usable.append((server_id, ids[0]))
+                        usable.append(found[0])
                 if len(usable) < 2:
                     continue
-                root = groups.find(usable[0])
+                root = find(usable[0])
                 for node in usable[1:]:
-                    other = groups.find(node)
+                    other = find(node)
                     if other == root:
                         continue
-                    if groups.compatible(root, other):
-                        groups.union(root, other, stage_index)
-                        root = groups.find(root)
-                    else:
+                    mine, theirs = providers(root), providers(other)
+                    # The same id is the same file: metadata may disagree, the
+                    # item does not. Other stages refuse contradicting ids.
+                    if mask[root] & mask[other] or (
+                        stage is not MatchMethod.ID
+                        and any(
+                            mine[p] != theirs[p] for p in mine.keys() & theirs.keys()
+                        )
+                    ):
                         conflicts += 1
-    members: dict[Node, list[Node]] = defaultdict(list)
-    for node in node_keys:
-        members[groups.find(node)].append(node)
-        count += 1
-        if count % options.yield_every == 0:
+                        continue
+                    keep, drop = min(root, other), max(root, other)
+                    parent[drop] = keep
+                    mask[keep] |= mask[drop]
+                    provs[keep] = {**theirs, **mine}
+                    provs.pop(drop, None)
+                    stage_of[keep] = max(
+                        stage_of.get(keep, 0), stage_of.pop(drop, 0), stage_index
+                    )
+                    root = keep
+    groups: dict[int, list[int]] = defaultdict(list)
+    for node in range(count):
+        groups[find(node)].append(node)
+        steps += 1
+        if steps % every == 0:
             yield
     result = ItemMatch(
         items=[],
-        by_member={},
         by_identity={},
         by_method=dict.fromkeys(_STAGES, 0),
         unmatched=dict.fromkeys(servers, 0),
         ambiguous=sorted(set(ambiguous), key=lambda a: (a.server_id, a.key)),
         conflicts=conflicts,
+        members_index={s: {} for s in servers},
     )
-    for root in sorted(members):
-        nodes = sorted(members[root])
+    member_nodes: list[list[int]] = []
+    for root in sorted(groups):
+        nodes = groups[root]
         if len(nodes) < 2:
-            result.unmatched[nodes[0][0]] += 1
+            result.unmatched[node_server[nodes[0]]] += 1
             continue
-        method = _STAGES[groups.method.get(root, 0)]
-        all_keys = sorted(
-            {
-                (_IDENTITY_RANK[stage], _group_rank(options, group), key)
-                for node in nodes
-                for stage, keys in node_keys[node].items()
-                for group, key in keys.items()
-            }
+        method = _STAGES[stage_of.get(root, 0)]
+        identity = min(
+            (
+                next(iter(sorted(keys.ranked(node_server[n], node_item[n]))), None)
+                for n in nodes
+            ),
+            key=lambda k: k if k is not None else (9, 0, ""),
         )
-        identity = all_keys[0][2] if all_keys else f"node:{nodes[0][0]}:{nodes[0][1]}"
-        if identity in result.by_identity:
-            identity = f"{identity}#{nodes[0][1]}"
+        name = identity[2] if identity is not None else f"node:{node_item[nodes[0]].id}"
+        if name in result.by_identity:
+            name = f"{name}#{node_item[nodes[0]].id}"
         index = len(result.items)
         result.items.append(
-            MatchedItem(identity=identity, method=method, members=dict(nodes))
+            MatchedItem(
+                identity=name,
+                method=method,
+                members={node_server[n]: node_item[n].id for n in nodes},
+            )
         )
-        result.keys_of[index] = tuple(k for _, _, k in all_keys)
-        result.by_identity[identity] = index
+        member_nodes.append(nodes)
+        result.by_identity[name] = index
         result.by_method[method] += 1
-        for node in nodes:
-            result.by_member[node] = index
-        count += 1
-        if count % options.yield_every == 0:
+        for n in nodes:
+            result.members_index[node_server[n]][node_item[n].id] = index
+        steps += 1
+        if steps % every == 0:
             yield
+
+    def key_source(index: int) -> list[str]:
+        found = {
+            key
+            for n in member_nodes[index]
+            for key in keys.ranked(node_server[n], node_item[n])
+        }
+        return [key for _, _, key in sorted(found)]
+
+    result.key_source = key_source
     return result
 
 
-def _group_rank(options: SyncOptions, group: str) -> int:
-    try:
-        return options.provider_keys.index(group)
-    except ValueError:
-        return len(options.provider_keys)
+def build_aliases(match: ItemMatch, wanted: Collection[str]) -> Steps[None]:
+    """Find the items that keys other than identities name (for old baselines).
 
-
-def build_aliases(match: ItemMatch) -> Steps[None]:
-    """Fill :attr:`ItemMatch.aliases` with keys that name exactly one item."""
+    Only keys not looked for before are searched; a key that names two items is
+    never used.
+    """
+    todo = {
+        k for k in wanted if k not in match.alias_checked and k not in match.by_identity
+    }
+    if not todo:
+        return
+    match.alias_checked |= todo
     seen: dict[str, int] = {}
     shared: set[str] = set()
-    for count, (index, keys) in enumerate(match.keys_of.items(), 1):
-        for key in keys:
-            if key in seen and seen[key] != index:
-                shared.add(key)
-            seen[key] = index
-        if count % 1000 == 0:
+    for index in range(len(match.items)):
+        for key in match.keys(index):
+            if key in todo:
+                if key in seen and seen[key] != index:
+                    shared.add(key)
+                seen[key] = index
+        if index % 200 == 199:
             yield
-    for key in shared:
-        del seen[key]
-    match.aliases = seen
+    for key, index in seen.items():
+        if key not in shared:
+            match.aliases[key] = index

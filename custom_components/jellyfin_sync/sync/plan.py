@@ -147,31 +147,42 @@ class SyncPlan:
 
 def _interesting(
     snapshot: UserSnapshot, match: ItemMatch, stored: Mapping[str, BaselineEntry]
-) -> Steps[list[int]]:
-    """Matched items worth comparing: non-default somewhere or in the baseline."""
+) -> Steps[tuple[list[int], dict[int, str]]]:
+    """Matched items worth comparing (non-default somewhere or in the baseline).
+
+    Also returns, per item, the key under which the baseline stores it; an item
+    whose identity changed since (new provider ids, another server) is found
+    through its other keys.
+    """
+    stored_key: dict[int, str] = {}
+    unresolved: list[str] = []
+    for count, key in enumerate(stored, 1):
+        index = match.resolve(key)
+        if index is None:
+            unresolved.append(key)
+        elif index not in stored_key or key == match.items[index].identity:
+            stored_key[index] = key
+        if count % 1000 == 0:
+            yield
+    if unresolved:
+        yield from build_aliases(match, unresolved)
+        for key in unresolved:
+            index = match.resolve(key)
+            if index is not None and index not in stored_key:
+                stored_key[index] = key
     if snapshot.scope is not None:
-        return sorted(snapshot.scope)
-    found: set[int] = set()
+        return sorted(snapshot.scope), stored_key
+    found: set[int] = set(stored_key)
     count = 0
     for server_id in sorted(snapshot.readable):
         for item_id in snapshot.data.get(server_id, {}):
-            index = match.by_member.get((server_id, item_id))
+            index = match.index_of(server_id, item_id)
             if index is not None:
                 found.add(index)
             count += 1
             if count % 1000 == 0:
                 yield
-    for key in stored:
-        index = match.resolve(key)
-        if index is None and match.aliases is None:
-            yield from build_aliases(match)
-            index = match.resolve(key)
-        if index is not None:
-            found.add(index)
-        count += 1
-        if count % 1000 == 0:
-            yield
-    return sorted(found)
+    return sorted(found), stored_key
 
 
 def _writes_for(
@@ -263,14 +274,12 @@ def plan_steps(
             continue
         if snapshot.scope is None:
             plan.readable[user.key] = snapshot.readable
-        indexes = yield from _interesting(snapshot, match, stored_items)
+        indexes, stored_key = yield from _interesting(snapshot, match, stored_items)
         user_writes: list[PlannedWrite] = []
         for index in indexes:
             item = match.items[index]
-            found = None
-            if stored is not None:
-                found = stored.find((item.identity, *match.keys_of.get(index, ())))
-            entry = found[1] if found else None
+            key = stored_key.get(index)
+            entry = stored_items[key] if key is not None else None
             parts: dict[str, Participant] = {}
             for server_id in sorted(item.members):
                 item_id = item.members[server_id]
@@ -310,7 +319,7 @@ def plan_steps(
                 Outcome(
                     user_key=user.key,
                     identity=item.identity,
-                    stored_key=found[0] if found else None,
+                    stored_key=key,
                     target=target,
                     participants=parts,
                 )
