@@ -6,6 +6,7 @@ from typing import Any
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.jellyfin_sync.const import DOMAIN
@@ -152,3 +153,32 @@ async def test_third_server_keeps_syncing_when_one_is_down(
     assert cabin.dump_user_data()["alice"][movie.identity]["Played"] is True
     assert hass.states.get("binary_sensor.attic_connectivity").state == STATE_OFF
     attic.faults.up()
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("fail", "server error or still starting"),
+        ("html", "the answer is not Jellyfin's"),
+    ],
+)
+async def test_server_faults_are_named(
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    fault: str,
+    reason: str,
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    if fault == "fail":
+        cabin.faults.fail_next(1000, 500)
+    else:
+        cabin.faults.html_next(1000)
+    await entry.runtime_data.async_refresh()
+    await hass.async_block_till_done()
+    state = entry.runtime_data.data.servers[cabin.server_id]
+    assert state.online is False
+    assert state.error == reason
+    assert hass.states.get(CABIN_CONNECTED).state == STATE_OFF
+    cabin.faults.clear()

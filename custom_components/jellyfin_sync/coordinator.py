@@ -57,7 +57,13 @@ from .const import (
 from .data import CycleSummary, ServerState, SyncGroupData
 from .helpers import client_for
 from .jellyfin import JellyfinClient
-from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
+from .jellyfin.exceptions import (
+    JellyfinAuthError,
+    JellyfinConnectionError,
+    JellyfinError,
+    JellyfinResponseError,
+    JellyfinServerError,
+)
 from .jellyfin.models import ServerInfo, User
 from .options import build_sync_options, effective_options
 from .sync import Baseline, SyncEngine, SyncReport
@@ -114,6 +120,17 @@ def summarize(
         servers=tuple(sorted(s for s, r in report.servers.items() if r.readable)),
         error=None if report.ok else f"{report.errors_total} errors",
     )
+
+
+def _describe(error: JellyfinError) -> str:
+    """A short English reason for logs and repair issues (never a secret)."""
+    if isinstance(error, JellyfinConnectionError):
+        return "cannot connect"
+    if isinstance(error, JellyfinServerError):
+        return "server error or still starting"
+    if isinstance(error, JellyfinResponseError):
+        return "the answer is not Jellyfin's"
+    return type(error).__name__
 
 
 def _snapshot_baseline(baseline: Baseline) -> tuple[dict[str, Any], dict[str, int]]:
@@ -410,9 +427,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         problems: dict[str, str] = {}
         for server_id, error in probe.items():
             if error is not None:
-                problems[server_id] = type(error).__name__
+                problems[server_id] = _describe(error)
             elif not self._check_version(server_id):
-                problems[server_id] = "unsupported_version"
+                problems[server_id] = "unsupported Jellyfin version"
         online = [sid for sid in self.clients if sid not in problems]
         if not self._published and not online:
             # First refresh with every server down: let Home Assistant retry setup.
@@ -434,7 +451,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             summary = summarize(report, started=started, finished=dt_util.utcnow())
             for server_id, server_report in report.servers.items():
                 if not server_report.readable and server_id not in problems:
-                    problems[server_id] = "read_failed"
+                    problems[server_id] = "reading its watch data failed"
             report_dict = report.to_dict()
         else:
             summary = CycleSummary(
