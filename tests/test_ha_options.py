@@ -129,3 +129,15 @@ async def test_include_mode_syncs_only_chosen_users(
     data = cabin.dump_user_data()
     assert data["alice"] == {}
     assert data["bob"][movies[1].identity]["Played"] is True
+
+    # The action's user list stays within the include list.
+    response = await hass.services.async_call(
+        "jellyfin_sync",
+        "run",
+        {"config_entry_id": entry.entry_id, "users": ["alice", "bob"]},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    groups: Any = response["groups"]
+    assert groups[entry.entry_id]["report"]["users"] == ["bob"]

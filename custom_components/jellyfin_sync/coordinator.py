@@ -490,12 +490,14 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         return data, {"summary": summary.as_dict(), "report": report_dict}
 
     def _cycle_users(self, users: list[str] | None) -> list[str] | None:
-        """The users a cycle is limited to (action argument, else include list)."""
-        if users:
-            return users
-        if self.options[CONF_USER_MODE] == USER_MODE_INCLUDE:
-            return list(self.options[CONF_USERS])
-        return None
+        """The users a cycle is limited to: the action's, within the include list."""
+        if self.options[CONF_USER_MODE] != USER_MODE_INCLUDE:
+            return users or None
+        included = list(self.options[CONF_USERS])
+        if not users:
+            return included
+        allowed = {name.casefold() for name in included}
+        return [name for name in users if name.casefold() in allowed]
 
     def _check_version(self, server_id: str) -> bool:
         """Raise or clear version repair issues; False when too old to sync."""
