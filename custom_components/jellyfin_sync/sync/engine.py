@@ -53,6 +53,8 @@ SWEEPS: tuple[dict[str, Any], ...] = (
     {"filters": ("Dislikes",)},
 )
 ITEM_FIELDS = ("ProviderIds", "Path")
+#: Sweeps need no optional fields: ids, types and user data come without asking.
+SWEEP_FIELDS: tuple[str, ...] = ()
 #: Ids per ``get_items`` request.
 ID_BATCH = 100
 
@@ -278,21 +280,31 @@ class SyncEngine:
             self._match_dirty = True
 
     async def _sweep(self, server: _Server, user_id: str) -> dict[str, UserData]:
+        """Every item with non-default data for a user, without identity fields.
+
+        Identity fields (paths, provider ids) are most of a listing's bytes and the
+        index has them; items the index does not know yet are fetched with them.
+        """
         found: dict[str, UserData] = {}
+        unknown: set[str] = set()
+        index = server.index or {}
         async with server.semaphore:
             for query in SWEEPS:
                 async for page in server.client.iter_items(
                     user_id,
                     item_types=self.options.item_types,
-                    fields=ITEM_FIELDS,
+                    fields=SWEEP_FIELDS,
                     page_size=self.options.page_size,
                     **query,
                 ):
                     for item in page:
                         if item.user_data is None:
                             continue
-                        self._learn(server, item)
                         found[item.id] = item.user_data
+                        if item.id not in index:
+                            unknown.add(item.id)
+        if unknown:
+            found.update(await self._fetch(server, user_id, unknown))
         return found
 
     async def _fetch(
