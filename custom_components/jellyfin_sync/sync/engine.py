@@ -298,9 +298,7 @@ class SyncEngine:
                     **query,
                 ):
                     for item in page:
-                        if item.user_data is None:
-                            continue
-                        found[item.id] = item.user_data
+                        found[item.id] = item.user_data or fx.DEFAULT
                         if item.id not in index:
                             unknown.add(item.id)
         if unknown:
@@ -319,9 +317,8 @@ class SyncEngine:
                 for item in await server.client.get_items(
                     user_id, batch, fields=ITEM_FIELDS
                 ):
-                    if item.id in batch:
-                        self._learn(server, item)
-                        found[item.id] = item.user_data or UserData()
+                    self._learn(server, item)
+                    found[item.id] = item.user_data or fx.DEFAULT
         return found
 
     async def _collect_full(
@@ -476,9 +473,8 @@ class SyncEngine:
                 data: dict[str, dict[str, UserData]] = data,
                 vanished: dict[str, frozenset[str]] = vanished,
             ) -> None:
+                # Users come from servers that answered: every one is ready.
                 server = self._servers[server_id]
-                if not server.ready:
-                    return
                 try:
                     found = await self._fetch(server, user.ids[server_id], ids)
                 except JellyfinError as err:
@@ -548,9 +544,8 @@ class SyncEngine:
                 entry.failed += 1
                 report.writes_failed += 1
                 report.vanished += 1
-                if server.index is not None and w.item_id in server.index:
-                    del server.index[w.item_id]
-                    self._match_dirty = True
+                (server.index or {}).pop(w.item_id, None)
+                self._match_dirty = True
                 return
             except JellyfinError as err:
                 entry.failed += 1
@@ -769,8 +764,6 @@ class SyncEngine:
                 entry = user.items[w.identity] = BaselineEntry(fx.DEFAULT, {})
             entry.agreed = fx.copy_fields(entry.agreed, w.agreed_before, w.fields)
             entry.confirmed[w.server_id] = result
-            if entry.is_default:
-                del user.items[w.identity]
         if keep:
             history[position] = replace(cycle, writes=tuple(keep))
         else:

@@ -49,8 +49,6 @@ def get(data: UserData, sync_field: SyncField) -> Any:
 
 def with_values(base: UserData, values: Mapping[SyncField, Any]) -> UserData:
     """``base`` with some fields replaced."""
-    if not values:
-        return base
     return replace(base, **{_ATTR[f]: v for f, v in values.items()})
 
 
@@ -74,13 +72,6 @@ def same(sync_field: SyncField, left: UserData, right: UserData) -> bool:
         delta: float = abs((a - b).total_seconds())
         return delta < 1.0
     return bool(a == b)
-
-
-def differing(
-    left: UserData, right: UserData, fields: Iterable[SyncField] = FIELD_ORDER
-) -> list[SyncField]:
-    """Fields whose values differ, in field order."""
-    return [f for f in fields if not same(f, left, right)]
 
 
 def is_reset(sync_field: SyncField, before: UserData, after: UserData) -> bool:

@@ -139,11 +139,6 @@ class SyncPlan:
     waiting: list[str] = field(default_factory=list)
     """Users whose first sync waits for the unreadable source-of-truth server."""
 
-    @property
-    def write_count(self) -> int:
-        """Writes to apply."""
-        return len(self.writes)
-
 
 def _interesting(
     snapshot: UserSnapshot, match: ItemMatch, stored: Mapping[str, BaselineEntry]
