@@ -250,3 +250,49 @@ def test_item_keys_skip_episode_numbers_without_series() -> None:
         episode_number=1,
     )
     assert item_keys(episode, {}, SyncOptions(match_by_id=False), ()) == []
+
+
+def test_same_best_key_on_two_groups_gets_a_distinct_identity() -> None:
+    a, b = FakeServer("a"), FakeServer("b")
+    for server in (a, b):
+        server.add_movie("/m/Film.mkv", ids={"imdb": "tt9"})
+        server.add_movie("/m/Film (director's cut).mkv", ids={"imdb": "tt9"})
+    match = run(match_items(*index(a, b), SyncOptions()))
+    identities = sorted(i.identity for i in match.items)
+    assert identities[0] == "movie:imdb:tt9"
+    assert identities[1].startswith("movie:imdb:tt9#")
+    assert len(match.ambiguous) == 2
+
+
+def test_paths_outside_every_media_root_do_not_match() -> None:
+    a, b = FakeServer("a"), FakeServer("b")
+    a.add_movie("/elsewhere/Clip.mkv")
+    b.add_movie("/srv/b/Clip.mkv")
+    options = SyncOptions(
+        servers={
+            "a": ServerOptions(media_roots=("/srv/a", "/mnt/a/media")),
+            "b": ServerOptions(media_roots=("/srv/b",)),
+        }
+    )
+    assert run(match_items(*index(a, b), options)).items == []
+
+
+def test_two_matched_pairs_join_into_one_group() -> None:
+    # a+b share ids, c+d share ids; provider ids then join the two pairs.
+    servers = [FakeServer(x) for x in "abcd"]
+    for server, root in zip(servers, ["/x", "/x", "/y", "/y"], strict=True):
+        server.add_movie(f"{root}/Film.mkv", ids={"tmdb": "77"})
+    match = run(match_items(*index(*servers), SyncOptions()))
+    [item] = match.items
+    assert sorted(item.members) == ["a", "b", "c", "d"]
+    assert item.method is MatchMethod.PROVIDER
+    assert match.index_of("d", servers[3].items.popitem()[0]) == 0
+
+
+def test_mapped_user_that_is_disabled_is_skipped() -> None:
+    a_users = [User(id="1" * 32, name="Dad", is_disabled=True)]
+    b_users = [User(id="2" * 32, name="Father")]
+    options = SyncOptions(user_map={"Dad": {"a": "Dad", "b": "Father"}})
+    result = match_users({"a": a_users, "b": b_users}, options)
+    assert result.users == ()
+    assert "Dad on a: disabled" in result.skipped

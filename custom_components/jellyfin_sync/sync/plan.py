@@ -201,7 +201,7 @@ def _writes_for(
             # Likes-only server: write like/dislike/clear when the meaning differs.
             if current.likes != target.likes:
                 values[sync_field] = fx.likes_rating(target.rating)
-            elif current.rating != target.rating:
+            else:  # same meaning, other number: 10.8 cannot store it
                 unsupported.append(sync_field)
             continue
         if sync_field not in caps.writable_fields:
