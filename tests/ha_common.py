@@ -88,9 +88,9 @@ def make_entry(
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Set an entry up and wait for everything to settle."""
+    """Set an entry up and wait for its first cycle (a background task)."""
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.fixture

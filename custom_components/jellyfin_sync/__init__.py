@@ -34,6 +34,11 @@ async def async_setup_entry(
     entry.runtime_data = coordinator
     _remove_stale_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # Setup only checked the servers; the first sync may take long on big
+    # libraries, so it runs in the background (cancelled if the entry unloads).
+    entry.async_create_background_task(
+        hass, coordinator.async_refresh(), f"{DOMAIN} first cycle {entry.entry_id}"
+    )
     return True
 
 

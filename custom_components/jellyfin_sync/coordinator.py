@@ -256,12 +256,60 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
 
     @override
     async def _async_update_data(self) -> SyncGroupData:
-        """Run one scheduled cycle."""
+        """Run one scheduled cycle (the first refresh only checks the servers).
+
+        The first refresh runs during setup, which Home Assistant limits in time;
+        a first sync of a large library can take longer, so setup only checks the
+        servers and ``async_setup_entry`` starts the first cycle in the background.
+        """
         async with self._lock:
+            if not self._published:
+                return await self._async_first_check()
             data, _report = await self._async_cycle(
                 dry_run=None, full=False, users=None, approve_held=False
             )
         return data
+
+    async def _async_first_check(self) -> SyncGroupData:
+        """Check every server once (keys, versions) and publish their states."""
+        problems = await self._async_check_servers()
+        if len(problems) == len(self.clients):
+            # Every server is down: let Home Assistant retry the setup.
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="too_few_servers_online",
+                translation_placeholders={"title": self.config_entry.title},
+            )
+        self._update_server_states(problems)
+        self._published = True
+        return SyncGroupData(
+            servers=dict(self._states),
+            last_cycle=None,
+            last_success=self._last_success,
+            held=self._held,
+        )
+
+    async def _async_check_servers(self) -> dict[str, str]:
+        """Probe every server; the reasons the unusable ones cannot be synced.
+
+        Raises:
+            ConfigEntryAuthFailed: a server rejected its key (starts reauth).
+        """
+        probe = await self._async_probe()
+        for server_id, error in probe.items():
+            if isinstance(error, JellyfinAuthError):
+                raise ConfigEntryAuthFailed(
+                    translation_domain=DOMAIN,
+                    translation_key="auth_failed",
+                    translation_placeholders={"server": self.names[server_id]},
+                )
+        problems: dict[str, str] = {}
+        for server_id, error in probe.items():
+            if error is not None:
+                problems[server_id] = _describe(error)
+            elif not self._check_version(server_id):
+                problems[server_id] = "unsupported Jellyfin version"
+        return problems
 
     async def async_run_cycle(
         self,
@@ -416,28 +464,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         approve_held: bool,
     ) -> tuple[SyncGroupData, dict[str, Any]]:
         started = dt_util.utcnow()
-        probe = await self._async_probe()
-        for server_id, error in probe.items():
-            if isinstance(error, JellyfinAuthError):
-                raise ConfigEntryAuthFailed(
-                    translation_domain=DOMAIN,
-                    translation_key="auth_failed",
-                    translation_placeholders={"server": self.names[server_id]},
-                )
-        problems: dict[str, str] = {}
-        for server_id, error in probe.items():
-            if error is not None:
-                problems[server_id] = _describe(error)
-            elif not self._check_version(server_id):
-                problems[server_id] = "unsupported Jellyfin version"
+        problems = await self._async_check_servers()
         online = [sid for sid in self.clients if sid not in problems]
-        if not self._published and not online:
-            # First refresh with every server down: let Home Assistant retry setup.
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="too_few_servers_online",
-                translation_placeholders={"title": self.config_entry.title},
-            )
         report: SyncReport | None = None
         if len(online) >= 2:
             engine = self._engine()
