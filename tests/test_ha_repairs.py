@@ -73,6 +73,10 @@ async def test_held_changes_fix_flow(
     placeholders = flow["description_placeholders"]
     assert placeholders["held"] == "5"
     assert placeholders["summary"] == "alice on Cabin: 5 of 5 items"
+    examples = placeholders["examples"].split("; ")
+    assert len(examples) == 5
+    assert all(e.endswith(" on Cabin: played") for e in examples)
+    assert all(e.startswith("movie:") for e in examples)
 
     resp = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
     assert resp.status == 200

@@ -636,6 +636,16 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         ]
         return "; ".join(lines) or "-"
 
+    def held_examples(self, limit: int = 5) -> str:
+        """The first held writes: item key and the fields they would reset."""
+        report = self.last_report or {}
+        examples = [
+            f"{w['identity']} on {self.names.get(w['server'], w['server'])}: "
+            f"{', '.join(w['resets'] or w['fields'])}"
+            for w in report.get("held_writes", [])[:limit]
+        ]
+        return "; ".join(examples) or "-"
+
     async def _async_save(self) -> None:
         """Store the baseline (serialized in the executor) and the history."""
         raw, self._tracked = await self.hass.async_add_executor_job(

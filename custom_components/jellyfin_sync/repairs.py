@@ -67,6 +67,7 @@ class HeldChangesRepairFlow(RepairsFlow):
                 "title": entry.title,
                 "held": str(coordinator.data.held),
                 "summary": coordinator.held_summary(),
+                "examples": coordinator.held_examples(),
             },
         )
 
