@@ -1,0 +1,243 @@
+"""Simulated Jellyfin servers in their own process, driven over stdin/stdout.
+
+The sync benchmark runs the servers here, in a child process with its own event loop
+and interpreter, so that the simulator's CPU time neither stalls the sync's event loop
+nor counts in its memory. Start with ``python -m benchmarks.sim_host``; every line on
+stdin is one JSON command, every line on stdout one JSON answer:
+
+* ``{"cmd": "start", "items": N, "servers": S, "users": [...], "seed": 1}``:
+  build S 10.11.11 servers holding the same media under different roots (no shared
+  ids), give every user a realistic, partly diverging watch history on each, start
+  them. Answers ``{"servers": [{"name", "url", "api_key", "server_id",
+  "media_root", "users": {name: id}, "items": n}], "first_sync_writes": n}``
+  (the (server, user, item) triples that the first sync must write).
+* ``{"cmd": "changes", "n": 20, "seed": 1}``: make ``n`` user-data changes spread
+  over the users and servers, each on a different item, each one that the other
+  servers do not have yet. Answers ``{"changes": [{"server", "user", "kind",
+  "identity"}]}``.
+* ``{"cmd": "counters"}``: per server ``{"requests", "bytes_in", "bytes_out",
+  "routes": {route: requests}}`` since the last reset
+  (server view: ``bytes_in`` are request bodies, ``bytes_out`` response bodies).
+* ``{"cmd": "reset"}``: zero the counters; ``{"cmd": "quit"}``: stop and exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+import json
+import random
+import sys
+from typing import Any
+
+from tests.simulator import LibrarySpec, SimulatedServer, conformance
+
+#: Per user: how many items carry each kind of data (before capping to small libraries).
+HISTORY = {"played": 2500, "resumable": 250, "favourite": 300, "rated": 250}
+#: Chance that a server holds a given entry of the user's history (first sync merges).
+PRESENT = 0.8
+_BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _syncable(server: SimulatedServer) -> list[Any]:
+    """Movies and episodes whose provider ids are unique (unambiguous everywhere)."""
+    leaves = [i for i in server.items if not i.is_folder and i.provider_ids]
+    seen: dict[tuple[str, str], int] = {}
+    for item in leaves:
+        for pair in item.provider_ids.items():
+            seen[pair] = seen.get(pair, 0) + 1
+    return [
+        i
+        for i in leaves
+        if i.index_number_end is None
+        and all(seen[p] == 1 for p in i.provider_ids.items())
+    ]
+
+
+class Host:
+    """The servers of one benchmark run and the commands that drive them."""
+
+    def __init__(self) -> None:
+        """Nothing is built until ``start``."""
+        self.servers: list[SimulatedServer] = []
+        self.users: list[str] = []
+        self.identities: list[str] = []
+        self.touched: set[tuple[str, str]] = set()
+        self.first_sync_writes = 0
+
+    async def start(
+        self, items: int, servers: int, users: list[str], seed: int
+    ) -> dict[str, Any]:
+        """Build, fill and start the servers."""
+        spec = LibrarySpec.for_total(items, seed=seed)
+        self.users = users
+        for index in range(servers):
+            server = SimulatedServer(
+                name=f"Bench {index + 1}",
+                version="10.11.11",
+                media_root=f"/media/server{index + 1}",
+                library=spec,
+                users=users,
+            )
+            self.servers.append(server)
+        self.identities = [i.identity for i in _syncable(self.servers[0])]
+        self._fill(seed)
+        for server in self.servers:
+            await server.start(host="127.0.0.1", port=0)
+            server.reset_counters()
+        return {
+            "first_sync_writes": self.first_sync_writes,
+            "servers": [
+                {
+                    "name": s.name,
+                    "url": s.url,
+                    "api_key": s.api_key,
+                    "server_id": s.server_id,
+                    "media_root": s.media_root,
+                    "users": s.users,
+                    "items": len(s.items),
+                }
+                for s in self.servers
+            ],
+        }
+
+    def _fill(self, seed: int) -> None:
+        """Give every user a history; each server holds most of it."""
+        rng = random.Random(seed)
+        first = self.servers[0]
+        for user in self.users:
+            pool = rng.sample(self.identities, k=len(self.identities))
+            cap = max(1, len(pool) // 25)
+            picks: dict[str, list[str]] = {}
+            start = 0
+            for kind, wanted in HISTORY.items():
+                count = min(wanted, cap * (10 if kind == "played" else 1))
+                picks[kind] = pool[start : start + count]
+                start += count
+            for kind, identities in picks.items():
+                for identity in identities:
+                    runtime = first.item_by_key(identity).runtime_ticks or 10**10
+                    when = _BASE + timedelta(minutes=rng.randrange(1_000_000))
+                    position = runtime * rng.randrange(10, 80) // 100
+                    rating = float(rng.randrange(0, 11))
+                    holders = [s for s in self.servers if rng.random() < PRESENT]
+                    holders = holders or [rng.choice(self.servers)]
+                    # Every server without the entry needs one write.
+                    self.first_sync_writes += len(self.servers) - len(holders)
+                    for server in holders:
+                        item = server.item_by_key(identity)
+                        actor = server.act(user)
+                        if kind == "played":
+                            actor.watch(item.id, date=when)
+                        elif kind == "resumable":
+                            actor.progress(item.id, position)
+                        elif kind == "favourite":
+                            actor.favorite(item.id, True)
+                        else:
+                            actor.rate(item.id, rating)
+
+    def changes(self, n: int, seed: int) -> dict[str, Any]:
+        """Make ``n`` changes on distinct items, round-robin over users and servers."""
+        rng = random.Random(seed)
+        kinds = ("watch", "progress", "favourite", "rate", "unwatch", "unfavourite")
+        made: list[dict[str, str]] = []
+        order = rng.sample(self.identities, k=len(self.identities))
+        for index in range(n):
+            user = self.users[index % len(self.users)]
+            server = self.servers[(index // len(self.users)) % len(self.servers)]
+            kind = kinds[index % len(kinds)]
+            actor = server.act(user)
+            for identity in order:
+                if (user, identity) in self.touched:
+                    continue
+                item = server.item_by_key(identity)
+                data = server.user_data(user, item.id)
+                if kind == "watch" and not data["Played"]:
+                    actor.watch(item.id)
+                elif kind == "progress" and not data["Played"]:
+                    ticks = (
+                        (item.runtime_ticks or 10**10) * rng.randrange(20, 70) // 100
+                    )
+                    actor.progress(item.id, ticks)
+                elif kind == "favourite" and not data["IsFavorite"]:
+                    actor.favorite(item.id, True)
+                elif kind == "rate" and data.get("Rating") is None:
+                    actor.rate(item.id, float(rng.randrange(1, 11)))
+                elif kind == "unwatch" and data["Played"]:
+                    actor.mark_unplayed(item.id)
+                elif kind == "unfavourite" and data["IsFavorite"]:
+                    actor.favorite(item.id, False)
+                else:
+                    continue
+                self.touched.add((user, identity))
+                made.append(
+                    {
+                        "server": server.server_id,
+                        "user": user,
+                        "kind": kind,
+                        "identity": identity,
+                    }
+                )
+                break
+        return {"changes": made}
+
+    def counters(self) -> dict[str, Any]:
+        """Traffic per server since the last reset."""
+        return {
+            s.server_id: {
+                "requests": s.counters.requests,
+                "bytes_in": s.counters.bytes_in,
+                "bytes_out": s.counters.bytes_out,
+                "routes": {r: c.requests for r, c in sorted(s.counters.routes.items())},
+            }
+            for s in self.servers
+        }
+
+    def reset(self) -> dict[str, Any]:
+        """Zero every counter."""
+        for server in self.servers:
+            server.reset_counters()
+        return {"ok": True}
+
+    async def stop(self) -> None:
+        """Stop every server."""
+        for server in self.servers:
+            await server.stop()
+
+
+async def serve() -> None:
+    """Answer commands from stdin until ``quit`` or end of input."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+    )
+    host = Host()
+    try:
+        while line := await reader.readline():
+            command = json.loads(line)
+            name = command.pop("cmd")
+            if name == "quit":
+                break
+            try:
+                if name == "start":
+                    answer = await host.start(**command)
+                elif name == "changes":
+                    answer = host.changes(**command)
+                elif name == "counters":
+                    answer = host.counters()
+                elif name == "reset":
+                    answer = host.reset()
+                else:
+                    answer = {"error": f"unknown command {name!r}"}
+            except Exception as err:  # noqa: BLE001 - reported to the driver
+                answer = {"error": f"{type(err).__name__}: {err}"}
+            answer["violations"] = len(conformance.VIOLATIONS)
+            sys.stdout.write(json.dumps(answer) + "\n")
+            sys.stdout.flush()
+    finally:
+        await host.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(serve())
