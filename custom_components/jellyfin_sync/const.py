@@ -57,6 +57,8 @@ FAILURES_BEFORE_REPAIR: Final = 3
 MIN_SUPPORTED_VERSION: Final = (10, 8)
 FULL_FEATURED_VERSION: Final = (10, 9)
 REQUEST_TIMEOUT: Final = 30.0
+PROBE_TIMEOUT: Final = 10.0
+"""Per request of the server check that opens every cycle (no retries)."""
 CLIENT_RETRIES: Final = 3
 CLIENT_RETRY_BACKOFF: Final = 1.0
 INFO_REFRESH: Final = timedelta(hours=6)

@@ -43,6 +43,7 @@ from .const import (
     ISSUE_UNSUPPORTED,
     LOGGER,
     MIN_SUPPORTED_VERSION,
+    PROBE_TIMEOUT,
     REPORT_HISTORY,
     STATUS_DRY_RUN,
     STATUS_ERROR,
@@ -165,6 +166,14 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         )
         self.clients: dict[str, JellyfinClient] = {
             s[CONF_SERVER_ID]: client_for(hass, s) for s in self.servers
+        }
+        # The check that opens each cycle (and setup) answers fast: a server that
+        # does not respond is "down" for this cycle instead of holding it up.
+        self._probe_clients: dict[str, JellyfinClient] = {
+            s[CONF_SERVER_ID]: client_for(
+                hass, s, retries=0, request_timeout=PROBE_TIMEOUT
+            )
+            for s in self.servers
         }
         self.names: dict[str, str] = {
             s[CONF_SERVER_ID]: s[CONF_NAME] for s in self.servers
@@ -420,7 +429,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             self.users[server_id] = await client.get_users(include_hidden=True)
 
         results = await asyncio.gather(
-            *(probe(sid, client) for sid, client in self.clients.items()),
+            *(probe(sid, client) for sid, client in self._probe_clients.items()),
             return_exceptions=True,
         )
         outcome: dict[str, JellyfinError | None] = {}

@@ -103,6 +103,7 @@ def create_client(
     *,
     verify_ssl: bool = True,
     retries: int | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> JellyfinClient:
     """Build a client on Home Assistant's shared session (TLS checked by default).
 
@@ -113,14 +114,18 @@ def create_client(
         url,
         api_key,
         async_get_clientsession(hass, verify_ssl=verify_ssl),
-        request_timeout=REQUEST_TIMEOUT,
+        request_timeout=request_timeout,
         retries=CLIENT_RETRIES if retries is None else retries,
         retry_backoff=CLIENT_RETRY_BACKOFF,
     )
 
 
 def client_for(
-    hass: HomeAssistant, server: Mapping[str, Any], *, retries: int | None = None
+    hass: HomeAssistant,
+    server: Mapping[str, Any],
+    *,
+    retries: int | None = None,
+    request_timeout: float = REQUEST_TIMEOUT,
 ) -> JellyfinClient:
     """Build a client for a server stored in the config entry."""
     return create_client(
@@ -129,6 +134,7 @@ def client_for(
         server[CONF_API_KEY],
         verify_ssl=server.get(CONF_VERIFY_SSL, True),
         retries=retries,
+        request_timeout=request_timeout,
     )
 
 
