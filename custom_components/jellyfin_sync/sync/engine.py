@@ -12,7 +12,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+import sys
 import time
+from types import MappingProxyType
 from typing import Any
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
@@ -55,6 +57,7 @@ SWEEPS: tuple[dict[str, Any], ...] = (
 ITEM_FIELDS = ("ProviderIds", "Path")
 #: Sweeps need no optional fields: ids, types and user data come without asking.
 SWEEP_FIELDS: tuple[str, ...] = ()
+_NO_PROVIDERS: Mapping[str, str] = MappingProxyType({})
 #: Ids per ``get_items`` request.
 ID_BATCH = 100
 
@@ -254,7 +257,7 @@ class SyncEngine:
                 page_size=self.options.page_size,
             ):
                 for item in page:
-                    index[item.id] = item
+                    index[item.id] = self._slim(server.server_id, item)
             if "Episode" in self.options.item_types:
                 async for page in server.client.iter_items(
                     None,
@@ -264,17 +267,42 @@ class SyncEngine:
                     page_size=self.options.page_size,
                 ):
                     for item in page:
-                        series[item.id] = item
+                        series[item.id] = self._slim(server.server_id, item)
         if index != server.index or series != server.series:
             self._match_dirty = True
         server.index, server.series = index, series
         server.cycles_since_index = 0
 
+    def _slim(self, server_id: str, item: Item) -> Item:
+        """The part of an item matching needs (the index holds 100k of them).
+
+        Names, runtimes and user data are dropped, provider ids cut to the trusted
+        ones, the path kept only when the server has media roots to match it by.
+        """
+        trusted = self.options.provider_keys
+        providers = {
+            sys.intern(key.lower()): value
+            for key, value in item.provider_ids.items()
+            if key.lower() in trusted
+        }
+        keep_path = bool(self.options.server(server_id).media_roots)
+        return Item(
+            id=item.id,
+            type=sys.intern(item.type),
+            name="",
+            provider_ids=providers or _NO_PROVIDERS,
+            path=item.path if keep_path else None,
+            series_id=item.series_id,
+            season_number=item.season_number,
+            episode_number=item.episode_number,
+            episode_number_end=item.episode_number_end,
+        )
+
     def _learn(self, server: _Server, item: Item) -> None:
-        """Add or update an index entry from an item read with user data."""
+        """Add or update an index entry from an item read with identity fields."""
         if server.index is None:
             return
-        known = replace(item, user_data=None)
+        known = self._slim(server.server_id, item)
         if server.index.get(item.id) != known:
             server.index[item.id] = known
             self._match_dirty = True

@@ -448,7 +448,6 @@ def match_items(
         conflicts=conflicts,
         members_index={s: {} for s in servers},
     )
-    member_nodes: list[list[int]] = []
     for root in sorted(groups):
         nodes = groups[root]
         if len(nodes) < 2:
@@ -473,7 +472,6 @@ def match_items(
                 members={node_server[n]: node_item[n].id for n in nodes},
             )
         )
-        member_nodes.append(nodes)
         result.by_identity[name] = index
         result.by_method[method] += 1
         for n in nodes:
@@ -482,11 +480,13 @@ def match_items(
         if steps % every == 0:
             yield
 
+    # Keys are recomputed from the indexes when asked for; nothing per node is kept.
     def key_source(index: int) -> list[str]:
         found = {
             key
-            for n in member_nodes[index]
-            for key in keys.ranked(node_server[n], node_item[n])
+            for server_id, item_id in result.items[index].members.items()
+            if (item := indexes[server_id].get(item_id)) is not None
+            for key in keys.ranked(server_id, item)
         }
         return [key for _, _, key in sorted(found)]
 
