@@ -141,3 +141,39 @@ async def test_include_mode_syncs_only_chosen_users(
     assert response is not None
     groups: Any = response["groups"]
     assert groups[entry.entry_id]["report"]["users"] == ["bob"]
+
+
+async def test_mapped_user_names(
+    hass: HomeAssistant, jellyfin_server_factory: ha_common.ServerFactory
+) -> None:
+    """User alice on Home is alicia on Cabin; either name selects her."""
+    home = await jellyfin_server_factory(
+        name="Home",
+        media_root="/h",
+        library=ha_common.SMALL_LIBRARY,
+        users=["alice", "bob"],
+    )
+    cabin = await jellyfin_server_factory(
+        name="Cabin",
+        media_root="/c",
+        library=ha_common.SMALL_LIBRARY,
+        users=["alicia", "bob"],
+    )
+    entry = make_entry(hass, [home, cabin], {CONF_USER_MAP: "alice = alicia"})
+    await setup_entry(hass, entry)
+    movie = matchable_movies(home)[0]
+    home.act("alice").mark_played(movie.id)
+    home.act("bob").mark_played(movie.id)
+    response = await hass.services.async_call(
+        "jellyfin_sync",
+        "run",
+        {"config_entry_id": entry.entry_id, "users": ["Alicia"]},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    groups: Any = response["groups"]
+    assert groups[entry.entry_id]["report"]["users"] == ["alice"]
+    data = cabin.dump_user_data()
+    assert data["alicia"][movie.identity]["Played"] is True
+    assert data["bob"] == {}

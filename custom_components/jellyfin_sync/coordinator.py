@@ -31,6 +31,7 @@ from .const import (
     CONF_SCAN_INTERVAL,
     CONF_SERVER_ID,
     CONF_SERVERS,
+    CONF_USER_MAP,
     CONF_USER_MODE,
     CONF_USERS,
     DOMAIN,
@@ -66,7 +67,7 @@ from .jellyfin.exceptions import (
     JellyfinServerError,
 )
 from .jellyfin.models import ServerInfo, User
-from .options import build_sync_options, effective_options
+from .options import build_sync_options, effective_options, parse_user_map
 from .sync import Baseline, SyncEngine, SyncReport
 
 type JellyfinSyncConfigEntry = ConfigEntry[JellyfinSyncCoordinator]
@@ -527,14 +528,27 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         return data, {"summary": summary.as_dict(), "report": report_dict}
 
     def _cycle_users(self, users: list[str] | None) -> list[str] | None:
-        """The users a cycle is limited to: the action's, within the include list."""
+        """The users a cycle is limited to: the action's, within the include list.
+
+        Names are turned into the engine's sync names: a name from a line of the
+        explicit mapping stands for that line's first name.
+        """
+        aliases = {
+            name.casefold(): names[0]
+            for names in parse_user_map(self.options[CONF_USER_MAP])
+            for name in names
+        }
+
+        def sync_names(names: list[str]) -> list[str]:
+            return [aliases.get(name.casefold(), name) for name in names]
+
         if self.options[CONF_USER_MODE] != USER_MODE_INCLUDE:
-            return users or None
-        included = list(self.options[CONF_USERS])
+            return sync_names(users) if users else None
+        included = sync_names(list(self.options[CONF_USERS]))
         if not users:
             return included
         allowed = {name.casefold() for name in included}
-        return [name for name in users if name.casefold() in allowed]
+        return [name for name in sync_names(users) if name.casefold() in allowed]
 
     def _check_version(self, server_id: str) -> bool:
         """Raise or clear version repair issues; False when too old to sync."""
