@@ -200,7 +200,7 @@ class SyncEngine:
             mark = time.monotonic()
             confirmed = await self._apply(report, plan.writes)
             report.durations["apply"] = time.monotonic() - mark
-            self._record_history(report, plan, confirmed, now)
+            await self._record_history(report, plan, confirmed, now)
             await _drive(advance_steps(self.baseline, plan, confirmed))
         report.durations["total"] = time.monotonic() - started
         return report
@@ -625,7 +625,7 @@ class SyncEngine:
 
     # ---------------------------------------------------------------- history
 
-    def _record_history(
+    async def _record_history(
         self,
         report: SyncReport,
         plan: SyncPlan,
@@ -633,7 +633,9 @@ class SyncEngine:
         now: datetime,
     ) -> None:
         agreed_before: dict[tuple[str, str], UserData] = {}
-        for outcome in plan.outcomes:
+        for count, outcome in enumerate(plan.outcomes, 1):
+            if count % self.options.yield_every == 0:
+                await asyncio.sleep(0)
             stored = self.baseline.users.get(outcome.user_key)
             entry = (
                 stored.items.get(outcome.stored_key)
@@ -643,21 +645,26 @@ class SyncEngine:
             agreed_before[(outcome.user_key, outcome.identity)] = (
                 entry.agreed if entry is not None else fx.DEFAULT
             )
-        writes = [
-            HistoryWrite(
-                server_id=w.server_id,
-                user_key=w.user_key,
-                user_id=w.user_id,
-                item_id=w.item_id,
-                identity=w.identity,
-                fields=w.fields,
-                before=w.current,
-                after=confirmed[(w.server_id, w.user_key, w.identity)],
-                agreed_before=agreed_before[(w.user_key, w.identity)],
+        writes: list[HistoryWrite] = []
+        for count, w in enumerate(plan.writes, 1):
+            if count % self.options.yield_every == 0:
+                await asyncio.sleep(0)
+            after = confirmed.get((w.server_id, w.user_key, w.identity))
+            if after is None:
+                continue
+            writes.append(
+                HistoryWrite(
+                    server_id=w.server_id,
+                    user_key=w.user_key,
+                    user_id=w.user_id,
+                    item_id=w.item_id,
+                    identity=w.identity,
+                    fields=w.fields,
+                    before=w.current,
+                    after=after,
+                    agreed_before=agreed_before[(w.user_key, w.identity)],
+                )
             )
-            for w in plan.writes
-            if (w.server_id, w.user_key, w.identity) in confirmed
-        ]
         if not writes:
             return
         limit = self.options.history_max_writes
