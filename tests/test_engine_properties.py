@@ -186,7 +186,7 @@ async def run_scenario(count: int, same_ids: bool, rounds: list[Round]) -> None:
 
 
 @settings(
-    max_examples=80,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
