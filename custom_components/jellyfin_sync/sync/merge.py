@@ -263,7 +263,16 @@ class _Merge:
             values[SyncField.PLAY_COUNT] = max(d.play_count for _, d in found)
         for sync_field in (SyncField.POSITION, SyncField.LAST_PLAYED):
             if sync_field in fields and (found := readers(sync_field)):
-                newest = min(found, key=lambda e: _playback_key(options, e[0], e[1]))
+                # Newest date first; among equal dates (often none at all: a
+                # resume point can come without one) a value beats no value, so
+                # a server that lacks the item never resets the others.
+                def order(
+                    entry: tuple[str, UserData], f: SyncField = sync_field
+                ) -> tuple[Any, ...]:
+                    date, *rank = _playback_key(options, entry[0], entry[1])
+                    return (date, fx.same(f, entry[1], fx.DEFAULT), *rank)
+
+                newest = min(found, key=order)
                 values[sync_field] = fx.get(newest[1], sync_field)
         if SyncField.FAVORITE in fields and (found := readers(SyncField.FAVORITE)):
             values[SyncField.FAVORITE] = any(d.is_favorite for _, d in found)
