@@ -1,6 +1,7 @@
 """End-to-end cycles of the sync engine against in-memory Jellyfin servers."""
 
 import json
+import uuid
 
 import pytest
 
@@ -212,6 +213,35 @@ async def test_first_sync_source_of_truth_waits_for_the_source() -> None:
     b.fail_user_reads = False
     await sync.run_cycle(now=a.clock.tick())
     assert a.get("Alice", m0) == UserData()  # b (the truth) never saw it watched
+
+
+async def test_first_sync_waits_while_the_source_server_is_down() -> None:
+    clock = Clock()
+    a, b, source = (FakeServer(x * 32, clock=clock) for x in "abs")
+    for server in (a, b, source):
+        server.add_user("Alice")
+        server.add_movie("/media/Film.mkv")
+    (m0,) = movie_ids(a)
+    a.play("Alice", m0)
+    sync = engine(
+        a, b, source, first_sync=FirstSyncPolicy.SOURCE, source_server=source.server_id
+    )
+    source.fail_reads = True  # down: not even its users are known
+
+    report = await sync.run_cycle(now=clock.tick())
+
+    assert "alice: first sync waits for the source server" in report.users_skipped
+    assert report.users == []
+    assert not b.get("Alice", m0).played
+    source.fail_reads = False
+    await sync.run_cycle(now=clock.tick())
+    assert a.get("Alice", m0) == UserData()
+    # Once synced with the source, a later outage no longer stops the others.
+    source.fail_reads = True
+    a.favorite("Alice", m0)
+    report = await sync.run_cycle(now=clock.tick())
+    assert report.users == ["alice"]
+    assert b.get("Alice", m0).is_favorite
 
 
 # ------------------------------------------------------------------- faults
@@ -489,8 +519,9 @@ async def test_targeted_cycle_and_no_echo_from_own_writes() -> None:
     a.play("Alice", m1)
     alice_a, alice_b = a.user_id("Alice"), b.user_id("Alice")
 
+    dashed = str(uuid.UUID(alice_a))  # webhooks send dashed Guids
     report = await sync.run_cycle(
-        now=a.clock.tick(), targets={a.server_id: [(alice_a, m0)]}
+        now=a.clock.tick(), targets={a.server_id: [(dashed, m0.upper())]}
     )
 
     assert report.targeted

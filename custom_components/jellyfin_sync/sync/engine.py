@@ -43,7 +43,7 @@ from .matching import (
     match_items,
     match_users,
 )
-from .options import SyncOptions
+from .options import FirstSyncPolicy, SyncOptions
 from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
 from .report import SyncReport
 
@@ -167,6 +167,23 @@ class SyncEngine:
         report.users_skipped = list(user_match.skipped)
         wanted = {u.casefold() for u in users} if users is not None else None
         selected = [u for u in user_match.users if wanted is None or u.key in wanted]
+        source = self._servers.get(self.options.source_server or "")
+        if (
+            self.options.first_sync is FirstSyncPolicy.SOURCE
+            and source is not None
+            and not source.ready
+        ):
+            # The source's users are unknown while it is down: whoever has not had
+            # a first sync with it waits (the plan handles a source that answered).
+            waiting = [
+                u
+                for u in selected
+                if source.server_id not in self.baseline.user(u.key).servers
+            ]
+            report.users_skipped.extend(
+                f"{u.key}: first sync waits for the source server" for u in waiting
+            )
+            selected = [u for u in selected if u not in waiting]
         if targets is not None:
             snapshots = await self._collect_targets(report, selected, targets)
         else:
@@ -464,7 +481,10 @@ class SyncEngine:
             server = self._servers.get(server_id)
             if server is None or not server.ready:
                 continue
-            for user_id, item_id in sorted(targets[server_id]):
+            for raw_user, raw_item in sorted(targets[server_id]):
+                # Webhooks may send dashed or upper-case Guids; the client does not.
+                user_id = raw_user.replace("-", "").lower()
+                item_id = raw_item.replace("-", "").lower()
                 user = by_id.get((server_id, user_id))
                 if user is None:
                     continue
