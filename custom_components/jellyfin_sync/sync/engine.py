@@ -689,9 +689,7 @@ class SyncEngine:
             return
         limit = self.options.history_max_writes
         if len(writes) > limit:
-            report.error(
-                f"history keeps {limit} of {len(writes)} writes; the rest cannot be undone"
-            )
+            report.history_dropped = len(writes) - limit
             writes = writes[:limit]
         history = self.baseline.history
         history.append(

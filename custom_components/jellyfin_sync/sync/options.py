@@ -147,8 +147,10 @@ class SyncOptions:
     """Page size for listings; ``None`` lets the client choose."""
     history_cycles: int = 3
     """Cycles whose overwritten values are kept for undo."""
-    history_max_writes: int = 50_000
-    """Upper bound on the writes kept in the history (oldest cycles drop first)."""
+    history_max_writes: int = 10_000
+    """Upper bound on the writes kept in the history (oldest cycles drop first).
+
+    The history is stored with the baseline (about 300 bytes per write)."""
     report_limit: int = 50
     """Entries kept in each list of a report (counts are always complete)."""
     yield_every: int = 500

@@ -76,6 +76,8 @@ class SyncReport:
     unsupported: int = 0
     unsupported_examples: list[dict[str, Any]] = field(default_factory=list)
     vanished: int = 0
+    history_dropped: int = 0
+    """Writes of this cycle beyond ``history_max_writes``: they cannot be undone."""
     planned: list[dict[str, Any]] = field(default_factory=list)
     """The first planned writes (all of them up to the report limit)."""
     errors: list[str] = field(default_factory=list)
@@ -131,6 +133,7 @@ class SyncReport:
             "unsupported": self.unsupported,
             "unsupported_examples": list(self.unsupported_examples),
             "vanished": self.vanished,
+            "history_dropped": self.history_dropped,
             "planned": list(self.planned),
             "errors": list(self.errors),
             "errors_total": self.errors_total,
