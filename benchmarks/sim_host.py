@@ -18,6 +18,8 @@ stdin is one JSON command, every line on stdout one JSON answer:
 * ``{"cmd": "counters"}``: per server ``{"requests", "bytes_in", "bytes_out",
   "routes": {route: requests}}`` since the last reset
   (server view: ``bytes_in`` are request bodies, ``bytes_out`` response bodies).
+* ``{"cmd": "verify"}``: ``{"checked", "wrong", "examples"}``: history entries and
+  changes that some server does not show (after a sync: data the sync lost).
 * ``{"cmd": "reset"}``: zero the counters; ``{"cmd": "quit"}``: stop and exit.
 """
 
@@ -64,6 +66,8 @@ class Host:
         self.identities: list[str] = []
         self.touched: set[tuple[str, str]] = set()
         self.first_sync_writes = 0
+        #: (user, identity) -> (kind, value) of every history entry and change.
+        self.expected: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def start(
         self, items: int, servers: int, users: list[str], seed: int
@@ -120,6 +124,8 @@ class Host:
                     when = _BASE + timedelta(minutes=rng.randrange(1_000_000))
                     position = runtime * rng.randrange(10, 80) // 100
                     rating = float(rng.randrange(0, 11))
+                    value: Any = {"resumable": position, "rated": rating}.get(kind)
+                    self.expected[(user, identity)] = (kind, value)
                     holders = [s for s in self.servers if rng.random() < PRESENT]
                     holders = holders or [rng.choice(self.servers)]
                     # Every server without the entry needs one write.
@@ -152,23 +158,25 @@ class Host:
                     continue
                 item = server.item_by_key(identity)
                 data = server.user_data(user, item.id)
+                value: Any = None
                 if kind == "watch" and not data["Played"]:
                     actor.watch(item.id)
                 elif kind == "progress" and not data["Played"]:
-                    ticks = (
-                        (item.runtime_ticks or 10**10) * rng.randrange(20, 70) // 100
-                    )
-                    actor.progress(item.id, ticks)
+                    runtime = item.runtime_ticks or 10**10
+                    value = runtime * rng.randrange(20, 70) // 100
+                    actor.progress(item.id, value)
                 elif kind == "favourite" and not data["IsFavorite"]:
                     actor.favorite(item.id, True)
                 elif kind == "rate" and data.get("Rating") is None:
-                    actor.rate(item.id, float(rng.randrange(1, 11)))
+                    value = float(rng.randrange(1, 11))
+                    actor.rate(item.id, value)
                 elif kind == "unwatch" and data["Played"]:
                     actor.mark_unplayed(item.id)
                 elif kind == "unfavourite" and data["IsFavorite"]:
                     actor.favorite(item.id, False)
                 else:
                     continue
+                self.expected[(user, identity)] = (kind, value)
                 self.touched.add((user, identity))
                 made.append(
                     {
@@ -180,6 +188,35 @@ class Host:
                 )
                 break
         return {"changes": made}
+
+    def verify(self) -> dict[str, Any]:
+        """Count (server, user, item) triples that do not show the expected data.
+
+        After a sync every server must hold every history entry and every change,
+        whichever server it was made on.
+        """
+        wrong: list[str] = []
+        for (user, identity), (kind, value) in sorted(self.expected.items()):
+            for server in self.servers:
+                data = server.user_data(user, server.item_by_key(identity).id)
+                good = {
+                    "played": data["Played"],
+                    "watch": data["Played"],
+                    "resumable": data["PlaybackPositionTicks"] == value,
+                    "progress": data["PlaybackPositionTicks"] == value,
+                    "favourite": data["IsFavorite"],
+                    "rated": data.get("Rating") == value,
+                    "rate": data.get("Rating") == value,
+                    "unwatch": not data["Played"],
+                    "unfavourite": not data["IsFavorite"],
+                }[kind]
+                if not good:
+                    wrong.append(f"{server.name} {user} {identity} {kind}")
+        return {
+            "checked": len(self.expected),
+            "wrong": len(wrong),
+            "examples": wrong[:5],
+        }
 
     def counters(self) -> dict[str, Any]:
         """Traffic per server since the last reset."""
@@ -224,6 +261,8 @@ async def serve() -> None:
                     answer = await host.start(**command)
                 elif name == "changes":
                     answer = host.changes(**command)
+                elif name == "verify":
+                    answer = host.verify()
                 elif name == "counters":
                     answer = host.counters()
                 elif name == "reset":
