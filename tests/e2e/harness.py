@@ -8,6 +8,7 @@ running even when a test fails.
 """
 
 import asyncio
+import atexit
 import contextlib
 import os
 from pathlib import Path
@@ -18,6 +19,8 @@ import time
 from typing import Any, Self
 
 import aiohttp
+
+from tests.simulator import SimItem, SimulatedServer
 
 REPO = Path(__file__).resolve().parents[2]
 INTEGRATION = REPO / "custom_components" / "jellyfin_sync"
@@ -48,6 +51,33 @@ logger:
   logs:
     custom_components.jellyfin_sync: debug
 """
+
+
+def matchable_movies(server: SimulatedServer) -> list[SimItem]:
+    """Movies the other server can match: provider ids that no other movie shares.
+
+    The library has a few movies without provider ids or sharing one, as real
+    libraries do; the sync reports those as unmatched and leaves them alone.
+    """
+    found = [i for i in server.items if i.type == "Movie" and i.provider_ids]
+    seen: dict[tuple[str, str], int] = {}
+    for movie in found:
+        for pair in movie.provider_ids.items():
+            seen[pair] = seen.get(pair, 0) + 1
+    return [m for m in found if all(seen[p] == 1 for p in m.provider_ids.items())]
+
+
+# Process groups of running instances, ended at interpreter exit as a last resort (a
+# pytest-timeout or KeyboardInterrupt can skip the tests' own ``finally`` blocks).
+_RUNNING: set[int] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for pgid in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+    _RUNNING.clear()
 
 
 def free_port() -> int:
@@ -97,6 +127,7 @@ class HomeAssistantProcess:
                 start_new_session=True,
                 env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
             )
+        _RUNNING.add(self._process.pid)
         deadline = time.monotonic() + startup_seconds
         async with aiohttp.ClientSession() as session:
             while True:
@@ -105,8 +136,10 @@ class HomeAssistantProcess:
                         f"Home Assistant exited with {self._process.returncode}:\n{self.log_tail()}"
                     )
                 with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{self.url}/api/onboarding") as resp:
-                        if resp.status == 200:
+                    # Answers 400 "onboarding_required" before onboarding, 200 after
+                    # (the onboarding views are gone once it is done).
+                    async with session.get(f"{self.url}/auth/providers") as resp:
+                        if resp.status in (200, 400):
                             return
                 if time.monotonic() > deadline:
                     raise TimeoutError(
@@ -135,17 +168,22 @@ class HomeAssistantProcess:
     async def stop(self) -> None:
         """Stop Home Assistant (SIGTERM, then SIGKILL) with its whole process group."""
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            async with asyncio.timeout(20):
-                await process.wait()
-        except TimeoutError:
+        if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                async with asyncio.timeout(20):
+                    await process.wait()
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        # Anything the process started in its group goes too.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        _RUNNING.discard(process.pid)
 
     async def restart(self) -> None:
         """Stop and start again with the same configuration folder (state survives)."""
@@ -268,3 +306,56 @@ class HomeAssistantProcess:
     async def __aexit__(self, *exc: object) -> None:
         """Stop, whatever happened."""
         await self.stop()
+
+    async def entry(self, domain: str) -> dict[str, Any] | None:
+        """The first config entry of ``domain`` as the integrations page lists it."""
+        status, entries = await self.request(
+            "GET", "/api/config/config_entries/entry", params={"domain": domain}
+        )
+        if status != 200:
+            raise RuntimeError(f"listing config entries failed: {status} {entries}")
+        return entries[0] if entries else None
+
+    async def wait_entry_state(
+        self, domain: str, state: str = "loaded", *, seconds: float = 60
+    ) -> dict[str, Any]:
+        """Wait until the first entry of ``domain`` reaches ``state`` and return it."""
+        deadline = time.monotonic() + seconds
+        while True:
+            entry = await self.entry(domain)
+            if entry is not None and entry["state"] == state:
+                return entry
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{domain} entry is {entry and entry['state']!r}, not {state!r}:\n"
+                    f"{self.log_tail()}"
+                )
+            await asyncio.sleep(0.25)
+
+    async def states(self) -> dict[str, dict[str, Any]]:
+        """Every entity state, keyed by entity id (``GET /api/states``)."""
+        status, states = await self.request("GET", "/api/states")
+        if status != 200:
+            raise RuntimeError(f"reading states failed: {status} {states}")
+        return {state["entity_id"]: state for state in states}
+
+    async def remove_failed_entries(self) -> list[str]:
+        """Delete the entries onboarding added that cannot work offline (met.no, ...).
+
+        Onboarding adds a weather and a radio integration that need the internet;
+        without it they show "Failed setup" cards and fill the log. Returns the
+        domains removed.
+        """
+        status, entries = await self.request("GET", "/api/config/config_entries/entry")
+        if status != 200:
+            raise RuntimeError(f"listing config entries failed: {status} {entries}")
+        removed = []
+        for entry in entries:
+            if entry["state"] in ("setup_retry", "setup_error"):
+                status, body = await self.request(
+                    "DELETE", f"/api/config/config_entries/entry/{entry['entry_id']}"
+                )
+                if status != 200:
+                    raise RuntimeError(f"removing {entry['domain']} failed: {body}")
+                removed.append(entry["domain"])
+        return removed
