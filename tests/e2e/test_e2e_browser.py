@@ -1,0 +1,209 @@
+"""A user adds Jellyfin Sync in the real frontend, in a real browser.
+
+Playwright drives Debian's chromium (``/usr/bin/chromium``; Playwright cannot download
+its own browsers here) against a real Home Assistant process; two simulated Jellyfin
+servers run in this test's event loop. The test logs in, adds "Jellyfin Sync" from
+the integrations page, fills both servers, creates the group, opens the group's
+device page and checks that the sensors show. Screenshots of every step go to
+``test-output/e2e/``; with ``JELLYFIN_SYNC_DOCS_SCREENSHOTS=1`` the config form and
+the device page are also written to ``docs/images/`` for the README.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import os
+from pathlib import Path
+import re
+import shutil
+
+from playwright.async_api import Browser, Page, async_playwright, expect
+import pytest
+
+from tests.e2e.harness import (
+    PASSWORD,
+    REPO,
+    USERNAME,
+    HomeAssistantProcess,
+    matchable_movies,
+)
+from tests.simulator import LibrarySpec, SimulatedServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
+
+ServerFactory = Callable[..., Awaitable[SimulatedServer]]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OUTPUT = REPO / "test-output" / "e2e"
+DOCS_IMAGES = REPO / "docs" / "images"
+LIBRARY = LibrarySpec(
+    seed=5, movies=30, series=3, seasons_per_series=2, episodes_per_season=5
+)
+# The frontend is a large single-page app; the first load on a slow machine is slow.
+TIMEOUT_MS = 30_000
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's chromium under Playwright, closed whatever happens."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def shot(page: Page, name: str, *, docs: bool = False) -> Path:
+    """Save a screenshot under test-output/e2e (and docs/images when asked)."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    await page.screenshot(path=path, animations="disabled")
+    if docs and os.environ.get("JELLYFIN_SYNC_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS_IMAGES / path.name)
+    return path
+
+
+async def expect_row(page: Page, name: str, value: str | re.Pattern[str]) -> None:
+    """The entity row called ``name`` on a device page shows ``value``."""
+    row = page.locator("hui-generic-entity-row").filter(has_text=name).first
+    await expect(row).to_contain_text(value)
+
+
+async def wait_for(condition: Callable[[], object], seconds: float = 20) -> None:
+    """Poll ``condition`` (simulator state) while the event loop serves requests."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the simulator never reached the expected state")
+
+
+async def fill_server(page: Page, server: SimulatedServer) -> None:
+    """Type one server into the open config-flow form."""
+    await page.get_by_label("Server URL").fill(server.url)
+    await page.get_by_label("API key", exact=True).fill(server.api_key)
+
+
+async def test_add_group_in_the_browser(
+    tmp_path: Path, jellyfin_server_factory: ServerFactory
+) -> None:
+    home = await jellyfin_server_factory(
+        name="Home",
+        version="10.11.11",
+        media_root="/media/home",
+        library=LIBRARY,
+        users=["alice", "bob"],
+    )
+    cabin = await jellyfin_server_factory(
+        name="Cabin",
+        version="10.11.11",
+        media_root="/mnt/cabin",
+        library=LIBRARY,
+        users=["alice", "bob"],
+    )
+    movies = matchable_movies(home)
+    home.act("alice").mark_played(movies[0].id)
+
+    async with HomeAssistantProcess(tmp_path / "config") as ha, chromium() as browser:
+        # Clean backgrounds for the screenshots (these need the internet anyway).
+        await ha.remove_failed_entries()
+        for old in OUTPUT.glob("*.png"):
+            old.unlink()
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 860}, locale="en-US"
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = await context.new_page()
+        try:
+            await page.goto(f"{ha.url}/")
+            await page.get_by_label("Username").fill(USERNAME)
+            await page.get_by_label("Password", exact=True).fill(PASSWORD)
+            await page.keyboard.press("Enter")
+            await page.wait_for_url(f"{ha.url}/lovelace/**")
+
+            await page.goto(f"{ha.url}/config/integrations/dashboard")
+            await page.get_by_role("button", name="Add integration").click()
+            # Dialog content is slotted into ha-dialog's shadow root, so role-scoped
+            # locators miss it; one dialog is open at a time, so page scope is exact.
+            await page.get_by_label("Search for a brand name").fill("Jellyfin Sync")
+            await page.get_by_text("Jellyfin Sync", exact=True).click()
+
+            await expect(
+                page.get_by_text("Add the first Jellyfin server")
+            ).to_be_visible()
+            await fill_server(page, home)
+            await page.get_by_role("button", name="Submit").click()
+
+            await expect(
+                page.get_by_text("Add another Jellyfin server")
+            ).to_be_visible()
+            await expect(
+                page.get_by_text("Servers in this group so far (1): Home.")
+            ).to_be_visible()
+            await fill_server(page, cabin)
+            await shot(page, "config-flow", docs=True)
+            await page.get_by_role("button", name="Submit").click()
+
+            await page.get_by_text("Create the sync group", exact=True).click()
+            await expect(page.get_by_text("Success!")).to_be_visible()
+            await expect(page.get_by_text("Sync group (Jellyfin Sync)")).to_be_visible()
+            await shot(page, "config-flow-created")
+            await page.get_by_role("button", name="Finish").click()
+
+            await ha.wait_entry_state("jellyfin_sync", "loaded")
+            devices = await ha.websocket({"type": "config/device_registry/list"})
+            by_name = {d["name"]: d["id"] for d in devices}
+
+            # The group's device page: its sensors and the Sync now button.
+            await page.goto(f"{ha.url}/config/devices/device/{by_name['Home & Cabin']}")
+            await expect_row(page, "Status", "OK")
+            await expect_row(page, "Changes applied", "1 changes")
+            await expect_row(page, "Held changes", "0 changes")
+            await expect_row(page, "Conflicts settled", "0 conflicts")
+            await expect_row(page, "Last successful sync", re.compile(r"ago|now"))
+            await expect_row(page, "Unmatched items", re.compile(r"\d+ items"))
+            await expect(page.get_by_text("Sync now", exact=True)).to_be_visible()
+            await shot(page, "device-page", docs=True)
+
+            # A user favourites a film on Home; "Sync now" in the browser copies it.
+            home.act("bob").favorite(movies[1].id)
+            home.act("alice").mark_played(movies[2].id)
+            sync_now = page.locator("hui-button-entity-row").filter(has_text="Sync now")
+            await sync_now.get_by_role("button", name="Press").click()
+            await expect_row(page, "Changes applied", "2 changes")
+            await expect_row(page, "Status", "OK")
+            await wait_for(
+                lambda: (
+                    cabin.dump_user_data()["bob"]
+                    .get(movies[1].identity, {})
+                    .get("IsFavorite")
+                )
+            )
+
+            # A server's device page: connectivity and tracked items.
+            await page.goto(f"{ha.url}/config/devices/device/{by_name['Cabin']}")
+            await expect_row(page, "Connectivity", "Connected")
+            await expect_row(page, "Tracked items", "3 items")
+            await shot(page, "server-device-page", docs=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await shot(page, "failure")
+            raise
+        finally:
+            await context.close()
+
+    # The first cycle (setup) and the button's cycle made both servers identical.
+    assert cabin.dump_user_data() == home.dump_user_data()
+    assert cabin.dump_user_data()["alice"][movies[0].identity]["Played"] is True
