@@ -48,11 +48,12 @@ from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_step
 from .report import SyncReport
 
 #: Filters whose union is every item with non-default user data (API-NOTES §2.3).
+#: Played items come once, in the first listing (favourites are often watched too).
 SWEEPS: tuple[dict[str, Any], ...] = (
     {"is_played": True},
-    {"filters": ("IsResumable",)},
-    {"filters": ("IsFavoriteOrLikes",)},
-    {"filters": ("Dislikes",)},
+    {"is_played": False, "filters": ("IsResumable",)},
+    {"is_played": False, "filters": ("IsFavoriteOrLikes",)},
+    {"is_played": False, "filters": ("Dislikes",)},
 )
 ITEM_FIELDS = ("ProviderIds", "Path")
 #: Sweeps need no optional fields: ids, types and user data come without asking.
