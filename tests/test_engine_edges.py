@@ -8,6 +8,7 @@ from custom_components.jellyfin_sync.jellyfin.models import Item, SyncField, Use
 from custom_components.jellyfin_sync.sync import (
     Baseline,
     GuardLimits,
+    MatchMethod,
     Participant,
     SyncEngine,
     SyncOptions,
@@ -259,3 +260,18 @@ async def test_targeted_cycle_when_a_server_cannot_be_read() -> None:
     )
     assert report.writes_planned == 0
     assert any(e.startswith(f"{b.server_id}: reading Alice") for e in report.errors)
+
+
+async def test_matches_and_unmatched_items_can_be_inspected() -> None:
+    a, b = two_servers_same_ids()
+    only_a = a.add_movie("/media/movies/Only here.mkv")
+    sync = engine(a, b)
+    assert sync.matches() == []
+    report = await sync.run_cycle(now=a.clock.tick(), dry_run=True)
+    assert report.unmatched_examples == {a.server_id: [only_a.id]}
+    assert report.to_dict()["unmatched_examples"] == {a.server_id: [only_a.id]}
+    listed = sync.matches(limit=2)
+    assert len(listed) == 2
+    assert listed[0]["method"] == "id"
+    assert set(listed[0]["items"]) == {a.server_id, b.server_id}
+    assert sync.matches(method=MatchMethod.PATH) == []

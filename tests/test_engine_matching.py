@@ -296,3 +296,12 @@ def test_mapped_user_that_is_disabled_is_skipped() -> None:
     result = match_users({"a": a_users, "b": b_users}, options)
     assert result.users == ()
     assert "Dad on a: disabled" in result.skipped
+
+
+def test_unmatched_examples_are_bounded() -> None:
+    a, b = FakeServer("a"), FakeServer("b")
+    for n in range(25):
+        a.add_movie(f"/a/Only {n}.mkv")
+    match = run(match_items(*index(a, b), SyncOptions()))
+    assert match.unmatched == {"a": 25, "b": 0}
+    assert len(match.unmatched_examples["a"]) == 20

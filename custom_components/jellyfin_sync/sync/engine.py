@@ -43,7 +43,7 @@ from .matching import (
     match_items,
     match_users,
 )
-from .options import FirstSyncPolicy, SyncOptions
+from .options import FirstSyncPolicy, MatchMethod, SyncOptions
 from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
 from .report import SyncReport
 
@@ -701,6 +701,31 @@ class SyncEngine:
         ):
             history.pop(0)
 
+    def matches(
+        self, *, limit: int = 100, method: MatchMethod | None = None
+    ) -> list[dict[str, Any]]:
+        """The first matched items of the last cycle (to check matches by hand).
+
+        Each entry names the identity, how it was matched and the item id on every
+        server; ``method`` keeps only one kind (e.g. the weaker path matches).
+        """
+        if self._match is None:
+            return []
+        found: list[dict[str, Any]] = []
+        for item in self._match.items:
+            if method is not None and item.method is not method:
+                continue
+            if len(found) >= limit:
+                break
+            found.append(
+                {
+                    "identity": item.identity,
+                    "method": item.method.value,
+                    "items": dict(sorted(item.members.items())),
+                }
+            )
+        return found
+
     @property
     def undoable(self) -> list[str]:
         """Ids of the cycles that can be undone, oldest first."""
@@ -830,6 +855,10 @@ class SyncEngine:
     def _report_match(self, report: SyncReport, match: ItemMatch) -> None:
         report.matches_by_method = {m.value: n for m, n in match.by_method.items()}
         report.unmatched = dict(match.unmatched)
+        report.unmatched_examples = {
+            server_id: ids[: report.limit]
+            for server_id, ids in sorted(match.unmatched_examples.items())
+        }
         report.ambiguous = len(match.ambiguous)
         report.ambiguous_examples = [
             {"server": a.server_id, "key": a.key, "items": list(a.item_ids)}

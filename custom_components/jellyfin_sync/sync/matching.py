@@ -24,6 +24,8 @@ type Steps[T] = Generator[None, None, T]
 type Node = tuple[str, str]
 """``(server id, item id)``."""
 
+#: Unmatched item ids kept per server for the report.
+UNMATCHED_EXAMPLES = 20
 _STAGES: tuple[MatchMethod, ...] = (
     MatchMethod.ID,
     MatchMethod.PROVIDER,
@@ -183,6 +185,8 @@ class ItemMatch:
     by_method: dict[MatchMethod, int]
     unmatched: dict[str, int]
     """Server id -> items found on that server only."""
+    unmatched_examples: dict[str, list[str]] = field(default_factory=dict)
+    """Server id -> the first few item ids found on that server only."""
     ambiguous: list[Ambiguity]
     conflicts: int = 0
     """Joins refused because they would put two items of a server together or
@@ -451,7 +455,11 @@ def match_items(
     for root in sorted(groups):
         nodes = groups[root]
         if len(nodes) < 2:
-            result.unmatched[node_server[nodes[0]]] += 1
+            server_id = node_server[nodes[0]]
+            result.unmatched[server_id] += 1
+            examples = result.unmatched_examples.setdefault(server_id, [])
+            if len(examples) < UNMATCHED_EXAMPLES:
+                examples.append(node_item[nodes[0]].id)
             continue
         method = _STAGES[stage_of.get(root, 0)]
         identity = min(

@@ -62,6 +62,8 @@ class SyncReport:
     items_compared: int = 0
     matches_by_method: dict[str, int] = field(default_factory=dict)
     unmatched: dict[str, int] = field(default_factory=dict)
+    unmatched_examples: dict[str, list[str]] = field(default_factory=dict)
+    """Server id -> the first item ids found on that server only."""
     ambiguous: int = 0
     ambiguous_examples: list[dict[str, Any]] = field(default_factory=list)
     match_conflicts: int = 0
@@ -119,6 +121,9 @@ class SyncReport:
             "items_compared": self.items_compared,
             "matches_by_method": dict(sorted(self.matches_by_method.items())),
             "unmatched": dict(sorted(self.unmatched.items())),
+            "unmatched_examples": {
+                k: list(v) for k, v in self.unmatched_examples.items()
+            },
             "ambiguous": self.ambiguous,
             "ambiguous_examples": list(self.ambiguous_examples),
             "match_conflicts": self.match_conflicts,
