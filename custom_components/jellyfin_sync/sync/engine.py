@@ -75,6 +75,9 @@ class _Server:
     index: dict[str, Item] | None = None
     series: dict[str, Item] = field(default_factory=dict)
     cycles_since_index: int = 0
+    gone: set[str] = field(default_factory=set)
+    """Ids dropped from the index because they vanished; looked up again each cycle
+    until they are back or the next full index read settles them."""
     ready: bool = False
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
@@ -290,6 +293,7 @@ class SyncEngine:
             self._match_dirty = True
         server.index, server.series = index, series
         server.cycles_since_index = 0
+        server.gone.clear()
 
     def _slim(self, server_id: str, item: Item) -> Item:
         """The part of an item matching needs (the index holds 100k of them).
@@ -384,6 +388,7 @@ class SyncEngine:
 
             return job()
 
+        await self._recheck_gone(report, selected)
         for user in selected:
             jobs.extend(sweep_job(user, self._servers[s]) for s in user.ids)
         await asyncio.gather(*jobs)
@@ -409,6 +414,7 @@ class SyncEngine:
                     index = server.index or {}
                     for item_id in gone:
                         index.pop(item_id, None)
+                    server.gone.update(gone)
                     self._match_dirty = True
 
             return job()
@@ -427,6 +433,38 @@ class SyncEngine:
             )
             for user in selected
         ]
+
+    async def _recheck_gone(
+        self, report: SyncReport, selected: list[MatchedUser]
+    ) -> None:
+        """Look up the items that vanished in an earlier cycle (a rescan may be over).
+
+        An item that is back returns to the index, so its data is compared again in
+        this cycle: without this, a change made to it on any server while it was
+        missing would wait for the next full index read.
+        """
+
+        async def one(server: _Server, user_id: str) -> None:
+            try:
+                found = await self._fetch(server, user_id, set(server.gone))
+            except JellyfinError as err:
+                report.error(_error(server.server_id, "looking up vanished items", err))
+                return
+            server.gone.difference_update(found)
+
+        jobs: list[Awaitable[None]] = []
+        for server in self._servers.values():
+            user_id = next(
+                (
+                    u.ids[server.server_id]
+                    for u in selected
+                    if server.server_id in u.ids
+                ),
+                None,
+            )
+            if server.ready and server.gone and user_id is not None:
+                jobs.append(one(server, user_id))
+        await asyncio.gather(*jobs)
 
     def _suspects(
         self,
@@ -594,6 +632,7 @@ class SyncEngine:
                 report.writes_failed += 1
                 report.vanished += 1
                 (server.index or {}).pop(w.item_id, None)
+                server.gone.add(w.item_id)
                 self._match_dirty = True
                 return
             except JellyfinError as err:
