@@ -9,6 +9,7 @@ running even when a test fails.
 
 import asyncio
 import atexit
+from collections.abc import Callable
 import contextlib
 import os
 from pathlib import Path
@@ -359,3 +360,21 @@ class HomeAssistantProcess:
                     raise RuntimeError(f"removing {entry['domain']} failed: {body}")
                 removed.append(entry["domain"])
         return removed
+
+    async def wait_state(
+        self,
+        entity_id: str,
+        done: Callable[[str], bool],
+        *,
+        seconds: float = 60,
+    ) -> dict[str, Any]:
+        """Poll ``/api/states/<entity_id>`` until ``done(state)``; return the state."""
+        deadline = time.monotonic() + seconds
+        while True:
+            status, state = await self.request("GET", f"/api/states/{entity_id}")
+            if status == 200 and done(state["state"]):
+                result: dict[str, Any] = state
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{entity_id} stayed {state!r}:\n{self.log_tail()}")
+            await asyncio.sleep(0.25)

@@ -78,7 +78,7 @@ async def shot(page: Page, name: str, *, docs: bool = False) -> Path:
 async def expect_row(page: Page, name: str, value: str | re.Pattern[str]) -> None:
     """The entity row called ``name`` on a device page shows ``value``."""
     row = page.locator("hui-generic-entity-row").filter(has_text=name).first
-    await expect(row).to_contain_text(value)
+    await expect(row).to_contain_text(value, timeout=TIMEOUT_MS)
 
 
 async def wait_for(condition: Callable[[], object], seconds: float = 20) -> None:
@@ -142,23 +142,25 @@ async def test_add_group_in_the_browser(
 
             await expect(
                 page.get_by_text("Add the first Jellyfin server")
-            ).to_be_visible()
+            ).to_be_visible(timeout=TIMEOUT_MS)
             await fill_server(page, home)
             await page.get_by_role("button", name="Submit").click()
 
-            await expect(
-                page.get_by_text("Add another Jellyfin server")
-            ).to_be_visible()
+            await expect(page.get_by_text("Add another Jellyfin server")).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
             await expect(
                 page.get_by_text("Servers in this group so far (1): Home.")
-            ).to_be_visible()
+            ).to_be_visible(timeout=TIMEOUT_MS)
             await fill_server(page, cabin)
             await shot(page, "config-flow", docs=True)
             await page.get_by_role("button", name="Submit").click()
 
             await page.get_by_text("Create the sync group", exact=True).click()
-            await expect(page.get_by_text("Success!")).to_be_visible()
-            await expect(page.get_by_text("Sync group (Jellyfin Sync)")).to_be_visible()
+            await expect(page.get_by_text("Success!")).to_be_visible(timeout=TIMEOUT_MS)
+            await expect(page.get_by_text("Sync group (Jellyfin Sync)")).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
             await shot(page, "config-flow-created")
             await page.get_by_role("button", name="Finish").click()
 
@@ -174,10 +176,12 @@ async def test_add_group_in_the_browser(
             await expect_row(page, "Conflicts settled", "0 conflicts")
             await expect_row(page, "Last successful sync", re.compile(r"ago|now"))
             await expect_row(page, "Unmatched items", re.compile(r"\d+ items"))
-            await expect(page.get_by_text("Sync now", exact=True)).to_be_visible()
+            await expect(page.get_by_text("Sync now", exact=True)).to_be_visible(
+                timeout=TIMEOUT_MS
+            )
             await shot(page, "device-page", docs=True)
 
-            # A user favourites a film on Home; "Sync now" in the browser copies it.
+            # Users favourite and watch films on Home; "Sync now" in the browser copies it.
             home.act("bob").favorite(movies[1].id)
             home.act("alice").mark_played(movies[2].id)
             sync_now = page.locator("hui-button-entity-row").filter(has_text="Sync now")
