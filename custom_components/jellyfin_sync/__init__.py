@@ -1,17 +1,20 @@
 """Jellyfin Sync: keep the per-user watch data of two or more Jellyfin servers identical.
 
 Thin Home Assistant glue: the coordinator runs the sync engine over the Jellyfin
-client; this module sets entries up and tears them down, and registers the actions.
+client; this module sets entries up and tears them down (with each group's webhook
+for near-real-time sync), and registers the actions.
 """
 
+from homeassistant.components.webhook import async_generate_id
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_SERVER_ID, CONF_SERVERS, DOMAIN
+from .const import CONF_SERVER_ID, CONF_SERVERS, CONF_WEBHOOK_ID, DOMAIN
 from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
 from .services import async_setup_services
+from .webhook import WebhookSync
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 PLATFORMS = [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.SENSOR]
@@ -34,6 +37,14 @@ async def async_setup_entry(
     entry.runtime_data = coordinator
     _remove_stale_devices(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    if not entry.data.get(CONF_WEBHOOK_ID):
+        # Groups created before webhooks existed get their id now.
+        hass.config_entries.async_update_entry(
+            entry, data={**entry.data, CONF_WEBHOOK_ID: async_generate_id()}
+        )
+    coordinator.webhook = WebhookSync(hass, coordinator, entry.data[CONF_WEBHOOK_ID])
+    coordinator.webhook.async_register()
+    entry.async_on_unload(coordinator.webhook.async_unregister)
     # Setup only checked the servers; the first sync may take long on big
     # libraries, so it runs in the background (cancelled if the entry unloads).
     entry.async_create_background_task(

@@ -12,6 +12,8 @@ CONF_SERVERS: Final = "servers"
 """``entry.data[CONF_SERVERS]``: list of server dicts (keys below), in priority order."""
 CONF_SERVER_ID: Final = "server_id"
 CONF_NAME: Final = "name"
+CONF_WEBHOOK_ID: Final = "webhook_id"
+"""``entry.data[CONF_WEBHOOK_ID]``: the group's Home Assistant webhook id (a secret)."""
 # CONF_URL, CONF_API_KEY and CONF_VERIFY_SSL come from homeassistant.const.
 
 # ---- options -------------------------------------------------------------------------
@@ -27,6 +29,10 @@ CONF_FIRST_SYNC: Final = "first_sync"
 CONF_MAX_CHANGES: Final = "max_changes"
 CONF_MAX_CHANGE_PERCENT: Final = "max_change_percent"
 CONF_DRY_RUN: Final = "dry_run"
+CONF_WEBHOOK_REMOTE: Final = "webhook_remote"
+"""Accept webhook calls from outside the local network (off by default)."""
+CONF_PROGRESS_DELAY: Final = "progress_delay"
+"""Seconds without playback-progress saves before an item being watched is synced."""
 
 USER_MODE_ALL: Final = "all"
 USER_MODE_INCLUDE: Final = "include"
@@ -46,6 +52,9 @@ MIN_SCAN_INTERVAL: Final = 5
 MAX_SCAN_INTERVAL: Final = 1440
 DEFAULT_MAX_CHANGES: Final = 500
 DEFAULT_MAX_CHANGE_PERCENT: Final = 20
+DEFAULT_PROGRESS_DELAY: Final = 30
+MIN_PROGRESS_DELAY: Final = 1
+MAX_PROGRESS_DELAY: Final = 600
 
 # ---- runtime -------------------------------------------------------------------------
 STORAGE_VERSION: Final = 1
@@ -62,6 +71,18 @@ PROBE_TIMEOUT: Final = 10.0
 CLIENT_RETRIES: Final = 3
 CLIENT_RETRY_BACKOFF: Final = 1.0
 INFO_REFRESH: Final = timedelta(hours=6)
+
+# ---- webhook (near-real-time sync) -----------------------------------------------
+WEBHOOK_NAME: Final = "Jellyfin Sync"
+WEBHOOK_MAX_BODY: Final = 64 * 1024
+"""Bytes; a larger webhook body is rejected unread."""
+WEBHOOK_COALESCE: Final = 0.5
+"""Seconds a non-progress save waits so a burst becomes one targeted cycle."""
+PROGRESS_MAX_WAIT_FACTOR: Final = 10
+"""An item being watched is synced at least every ``progress_delay`` times this."""
+WEBHOOK_ECHO_WINDOW: Final = 120.0
+"""Seconds after a sync write during which a save of that item may be its echo."""
+SAVE_REASON_PROGRESS: Final = "PlaybackProgress"
 
 # ---- events, actions, repairs --------------------------------------------------------
 EVENT_COMPLETED: Final = f"{DOMAIN}_completed"

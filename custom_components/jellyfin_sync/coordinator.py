@@ -3,8 +3,9 @@
 A cycle checks every server (identity, version, key), runs the engine over the
 usable ones (collect, plan, apply), stores the new baseline through Home Assistant's
 ``Store``, raises or clears repair issues and fires ``jellyfin_sync_completed``.
-Cycles never overlap: scheduled updates, the button and the actions share one lock,
-so a manual run waits for a running cycle and then runs its own.
+Cycles never overlap: scheduled updates, the button, the actions and the webhook's
+targeted cycles share one lock, so a manual run waits for a running cycle and then
+runs its own.
 """
 
 import asyncio
@@ -69,6 +70,7 @@ from .jellyfin.exceptions import (
 from .jellyfin.models import ServerInfo, User
 from .options import build_sync_options, effective_options, parse_user_map
 from .sync import Baseline, SyncEngine, SyncReport
+from .webhook import RecentWrites, WebhookSync
 
 type JellyfinSyncConfigEntry = ConfigEntry[JellyfinSyncCoordinator]
 
@@ -203,8 +205,17 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         self._stored_baseline: dict[str, Any] | None = None
         self._published = False
         """Whether a cycle has produced data (the first refresh has not yet)."""
+        self.recent_writes = RecentWrites()
+        """The sync's own writes, to recognise their webhook echoes."""
+        self.webhook: WebhookSync | None = None
+        """The group's webhook (set up by ``async_setup_entry``)."""
 
     # ---- properties used by entities -----------------------------------------------
+
+    @property
+    def cycle_lock(self) -> asyncio.Lock:
+        """The lock every cycle runs under (cycles never overlap)."""
+        return self._lock
 
     @property
     def status(self) -> str:
@@ -349,6 +360,35 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         self.async_set_updated_data(data)
         return report
 
+    async def async_run_targeted_locked(
+        self, targets: Mapping[str, list[tuple[str, str]]]
+    ) -> dict[str, Any] | None:
+        """Run a targeted cycle over some items; the caller holds :attr:`cycle_lock`.
+
+        Args:
+            targets: Server id -> ``(user id, item id)`` pairs that were saved there.
+
+        Returns:
+            The cycle's report, or ``None`` when the cycle could not run.
+
+        The published data is updated without rescheduling the next poll, so
+        polling keeps its interval however often webhooks arrive.
+        """
+        try:
+            data, report = await self._async_cycle(
+                dry_run=None,
+                full=False,
+                users=None,
+                approve_held=False,
+                targets=targets,
+            )
+        except ConfigEntryAuthFailed:
+            self.config_entry.async_start_reauth(self.hass)
+            return None
+        self.data = data
+        self.async_update_listeners()
+        return report
+
     async def async_undo(self, *, dry_run: bool) -> dict[str, Any]:
         """Write back what the last applied cycle overwrote.
 
@@ -450,6 +490,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         full: bool,
         users: list[str] | None,
         approve_held: bool,
+        targets: Mapping[str, list[tuple[str, str]]] | None = None,
     ) -> tuple[SyncGroupData, dict[str, Any]]:
         """One cycle: probe, sync the usable servers, store, publish."""
         self.syncing = True
@@ -461,6 +502,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 full=full,
                 users=users,
                 approve_held=approve_held,
+                targets=targets,
             )
         finally:
             self.syncing = False
@@ -472,6 +514,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         full: bool,
         users: list[str] | None,
         approve_held: bool,
+        targets: Mapping[str, list[tuple[str, str]]] | None,
     ) -> tuple[SyncGroupData, dict[str, Any]]:
         started = dt_util.utcnow()
         problems = await self._async_check_servers()
@@ -484,8 +527,13 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 dry_run=dry_run,
                 full=full,
                 users=self._cycle_users(users),
+                targets=targets,
                 approve_held=approve_held,
             )
+            if not dry_run and engine.last_plan is not None:
+                self.recent_writes.record(
+                    engine.last_plan.writes, self.hass.loop.time()
+                )
             summary = summarize(report, started=started, finished=dt_util.utcnow())
             for server_id, server_report in report.servers.items():
                 if not server_report.readable and server_id not in problems:

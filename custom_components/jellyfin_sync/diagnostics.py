@@ -1,7 +1,7 @@
 """Diagnostics of a sync group, from cached data only (no requests are made).
 
-API keys, user names (in options and reports) and any credentials in URLs are
-redacted; server versions, capabilities, options, recent cycles and the match
+API keys, the webhook id, user names (in options and reports) and any credentials
+in URLs are redacted; server versions, capabilities, options, recent cycles and the match
 statistics of the last report are kept, since those explain most sync problems.
 """
 
@@ -13,7 +13,7 @@ from homeassistant.const import CONF_API_KEY, CONF_URL
 from homeassistant.core import HomeAssistant
 from yarl import URL
 
-from .const import CONF_SERVERS, CONF_USER_MAP, CONF_USERS
+from .const import CONF_SERVERS, CONF_USER_MAP, CONF_USERS, CONF_WEBHOOK_ID
 from .coordinator import JellyfinSyncConfigEntry
 from .jellyfin.models import Capabilities
 
@@ -21,6 +21,7 @@ TO_REDACT = {
     CONF_API_KEY,
     CONF_USERS,
     CONF_USER_MAP,
+    CONF_WEBHOOK_ID,
     "user",
     "users_skipped",
     "token",
@@ -68,6 +69,10 @@ async def async_get_config_entry_diagnostics(
             "undoable_cycles": len(coordinator.baseline.history),
             "history": list(coordinator.history),
             "last_report": coordinator.last_report,
+            # Counters only: the webhook id (a secret) is never included.
+            "webhook": dict(coordinator.webhook.stats)
+            if coordinator.webhook is not None
+            else None,
         },
         TO_REDACT,
     )
