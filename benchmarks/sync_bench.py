@@ -18,12 +18,15 @@ fresh worker process:
     the stateless reference: every user's whole library with user data from every
     server, compared item by item (how peers without a baseline work).
 
-Per row: wall time, HTTP requests and body bytes received/sent by the sync for the
-busiest server (counted by the client, cross-checked against the simulator's own
-counters), writes made (and the writes the changes called for), the peak number of
-requests in flight at any server, the growth of the worker's peak RSS over its RSS
-before the scenario, and the longest event-loop stall (a 5 ms ticker on the sync's
-loop; the servers run in another process, so the stalls are the sync's own).
+Per row: wall time and the CPU time of the sync's process, HTTP requests and body
+bytes received/sent by the sync for the busiest server (counted by the client,
+cross-checked against the simulator's own counters), writes made and the writes the
+changes called for, the peak number of requests in flight at any server, the growth
+of the worker's peak RSS over its RSS before the scenario, the longest event-loop
+stall (a 5 ms ticker on the sync's loop; the servers run in another process, so the
+stalls are the sync's own) in wall and in CPU time, the longest garbage-collector
+pass and the machine's load average. After the first sync and after the changes the
+simulator checks that every server shows every entry (nothing was lost).
 """
 
 from __future__ import annotations
@@ -90,6 +93,11 @@ class Row:
     """Changed (server, user, item) triples when known; ``writes`` should equal it."""
     peak_concurrency: int = 0
     """Most requests in flight at once at any one server."""
+    cpu_s: float = 0.0
+    """CPU seconds the sync's process used (the servers run elsewhere); steadier
+    than wall time on a shared machine."""
+    load: float = 0.0
+    """The machine's 1-minute load average when the scenario ended."""
     max_loop_busy_ms: float = 0.0
     """Longest stall counting only the time this thread ran on a CPU (a loaded
     machine that does not schedule the process makes wall stalls without any
@@ -371,8 +379,10 @@ async def measure(
     before = _stats(setup.clients)
     async with Monitor() as monitor:
         started = time.perf_counter()
+        cpu = time.process_time()
         writes = await action()
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
     after = _stats(setup.clients)
     server_view = await setup.host.call("counters")
     per_server: list[dict[str, Any]] = []
@@ -400,6 +410,8 @@ async def measure(
         writes=writes,
         peak_rss_mb=round(monitor.growth_mb, 1),
         max_loop_stall_ms=round(monitor.max_stall * 1000, 1),
+        cpu_s=round(cpu, 3),
+        load=round(os.getloadavg()[0], 2),
         max_loop_busy_ms=round(monitor.max_busy * 1000, 1),
         max_gc_ms=round(monitor.max_gc * 1000, 1),
         expected_writes=expected_writes,
@@ -509,6 +521,7 @@ COLUMNS = (
     ("srv", 3, lambda r: str(r.servers)),
     ("usr", 3, lambda r: str(r.users)),
     ("wall s", 7, lambda r: f"{r.wall_s:.2f}"),
+    ("cpu s", 6, lambda r: f"{r.cpu_s:.2f}"),
     ("req/srv", 7, lambda r: str(r.requests)),
     ("MB recv/srv", 11, lambda r: _mb(r.bytes_in)),
     ("MB sent/srv", 11, lambda r: _mb(r.bytes_out)),
@@ -523,6 +536,17 @@ COLUMNS = (
     ("stall ms", 8, lambda r: f"{r.max_loop_stall_ms:.1f}"),
     ("cpu ms", 6, lambda r: f"{r.max_loop_busy_ms:.1f}"),
     ("gc ms", 6, lambda r: f"{r.max_gc_ms:.1f}"),
+    ("load", 4, lambda r: f"{r.load:.1f}"),
+)
+
+
+LEGEND = (
+    "req/srv, MB recv/srv, MB sent/srv: requests and body bytes of the busiest "
+    "server; expected: changed (server, user, item) triples; conc: most requests "
+    "in flight at one server; RSS +MB: peak RSS growth of the sync's process; "
+    "stall ms: longest event-loop stall (wall), cpu ms: the part of it the loop's "
+    "thread was running, gc ms: longest garbage-collector pass; load: 1-min load "
+    "average."
 )
 
 
@@ -536,6 +560,8 @@ def table(rows: Sequence[Row]) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.extend(ratios(rows))
+    lines.append("")
+    lines.append(LEGEND)
     return "\n".join(lines)
 
 
@@ -552,10 +578,11 @@ def ratios(rows: Sequence[Row]) -> list[str]:
         share_bytes = cheap.bytes_in / max(1, naive.bytes_in)
         share_time = cheap.wall_s / max(1e-9, naive.wall_s)
         share_requests = cheap.requests / max(1, naive.requests)
+        share_cpu = cheap.cpu_s / max(1e-9, naive.cpu_s)
         lines.append(
             f"{items} items, {servers} servers: no_change / naive = "
             f"{share_bytes:.1%} of the bytes, {share_time:.1%} of the time, "
-            f"{share_requests:.1%} of the requests"
+            f"{share_cpu:.1%} of the CPU, {share_requests:.1%} of the requests"
         )
     return lines
 
