@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, override
 
+from homeassistant.components.webhook import async_generate_id
 from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     ConfigEntry,
@@ -20,7 +21,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_VERIFY_SSL
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -45,16 +46,21 @@ from .const import (
     CONF_MAX_CHANGES,
     CONF_NAME,
     CONF_PRIMARY_SERVER,
+    CONF_PROGRESS_DELAY,
     CONF_SCAN_INTERVAL,
     CONF_SERVER_ID,
     CONF_SERVERS,
     CONF_USER_MAP,
     CONF_USER_MODE,
     CONF_USERS,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_REMOTE,
     DIRECTIONS,
     DOMAIN,
     FIRST_SYNC_POLICIES,
+    MAX_PROGRESS_DELAY,
     MAX_SCAN_INTERVAL,
+    MIN_PROGRESS_DELAY,
     MIN_SCAN_INTERVAL,
     USER_MODE_ALL,
     USER_MODES,
@@ -70,6 +76,7 @@ from .helpers import (
 )
 from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
 from .options import ALL_FIELDS, default_options, parse_user_map
+from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 CONF_SERVER = "server"
 
@@ -115,6 +122,18 @@ def _server_ids_in_other_entries(
         for entry in entries
         if entry.entry_id != exclude_entry_id
         for server in entry.data.get(CONF_SERVERS, [])
+    }
+
+
+def _webhook_placeholders(
+    hass: HomeAssistant, webhook_id: str | None
+) -> dict[str, str]:
+    """The webhook URL and template the setup instructions show."""
+    return {
+        "webhook_url": webhook_url(hass, webhook_id)
+        if webhook_id
+        else "(shown once the group has been set up)",
+        "template": WEBHOOK_TEMPLATE,
     }
 
 
@@ -238,10 +257,13 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             group_unique_id(s[CONF_SERVER_ID] for s in self._servers)
         )
         self._abort_if_unique_id_configured()
+        webhook_id = async_generate_id()
         return self.async_create_entry(
             title=group_title(s[CONF_NAME] for s in self._servers),
-            data={CONF_SERVERS: self._servers},
+            data={CONF_SERVERS: self._servers, CONF_WEBHOOK_ID: webhook_id},
             options=default_options(self._servers),
+            # Shown once the group exists: how to set up the Webhook plugin.
+            description_placeholders=_webhook_placeholders(self.hass, webhook_id),
         )
 
     # ---- reauth ----------------------------------------------------------------------
@@ -456,6 +478,9 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 self._options[CONF_MAX_CHANGE_PERCENT] = int(
                     user_input[CONF_MAX_CHANGE_PERCENT]
                 )
+                self._options[CONF_PROGRESS_DELAY] = int(
+                    user_input[CONF_PROGRESS_DELAY]
+                )
                 return await self.async_step_users()
             current = {**current, **user_input}
         schema = vol.Schema(
@@ -517,9 +542,30 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 vol.Required(CONF_DRY_RUN, default=current[CONF_DRY_RUN]): (
                     BooleanSelector()
                 ),
+                vol.Required(
+                    CONF_PROGRESS_DELAY, default=current[CONF_PROGRESS_DELAY]
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_PROGRESS_DELAY,
+                        max=MAX_PROGRESS_DELAY,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="s",
+                    )
+                ),
+                vol.Required(
+                    CONF_WEBHOOK_REMOTE, default=current[CONF_WEBHOOK_REMOTE]
+                ): BooleanSelector(),
             }
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders=_webhook_placeholders(
+                self.hass, self.config_entry.data.get(CONF_WEBHOOK_ID)
+            ),
+        )
 
     async def async_step_users(
         self, user_input: dict[str, Any] | None = None

@@ -1,0 +1,221 @@
+"""The group's webhook: its id, registration, instructions in the flows, polling."""
+
+from datetime import timedelta
+import re
+from typing import Any
+
+from homeassistant.components.webhook import DOMAIN as WEBHOOK_DOMAIN
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import (
+    async_capture_events,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.jellyfin_sync.const import (
+    CONF_PROGRESS_DELAY,
+    CONF_USER_MAP,
+    CONF_USER_MODE,
+    CONF_USERS,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_REMOTE,
+    DOMAIN,
+    EVENT_COMPLETED,
+)
+from custom_components.jellyfin_sync.jellyfin.models import SyncField, UserData
+from custom_components.jellyfin_sync.sync.plan import PlannedWrite
+from custom_components.jellyfin_sync.webhook import (
+    WEBHOOK_TEMPLATE,
+    RecentWrites,
+    WebhookEvent,
+    parse_event,
+)
+from tests import ha_common
+from tests.ha_common import make_entry, matchable_movies, setup_entry
+from tests.simulator import SimulatedServer
+from tests.test_webhook import settle, start_group, until
+
+fast_client_retries = ha_common.fast_client_retries
+group = ha_common.group
+
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def _handlers(hass: HomeAssistant) -> dict[str, dict[str, Any]]:
+    handlers: dict[str, dict[str, Any]] = hass.data.get(WEBHOOK_DOMAIN, {})
+    return handlers
+
+
+async def test_user_flow_creates_webhook_and_shows_instructions(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    result: dict[str, Any] = dict(
+        await hass.config_entries.flow.async_init(
+            DOMAIN, context={"source": SOURCE_USER}
+        )
+    )
+    for server in (home, cabin):
+        result = dict(
+            await hass.config_entries.flow.async_configure(
+                result["flow_id"],
+                {"url": server.url, "api_key": server.api_key, "verify_ssl": True},
+            )
+        )
+    result = dict(
+        await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "finish"}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    webhook_id = result["result"].data[CONF_WEBHOOK_ID]
+    assert _ID.fullmatch(webhook_id)
+    placeholders = result["description_placeholders"]
+    assert placeholders["webhook_url"].endswith(f"/api/webhook/{webhook_id}")
+    assert placeholders["template"] == WEBHOOK_TEMPLATE
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # The created group registered exactly that webhook, local network only.
+    assert _handlers(hass)[webhook_id]["local_only"] is True
+
+
+async def test_setup_gives_older_groups_a_webhook_and_unload_removes_it(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    entry = make_entry(hass, list(group))
+    assert CONF_WEBHOOK_ID not in entry.data
+    await setup_entry(hass, entry)
+    webhook_id = entry.data[CONF_WEBHOOK_ID]
+    assert _ID.fullmatch(webhook_id)
+    handler = _handlers(hass)[webhook_id]
+    assert handler["domain"] == DOMAIN
+    assert handler["allowed_methods"] == frozenset({"POST"})
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert webhook_id not in _handlers(hass)
+    # Set up again: the same id (the plugin's configuration stays valid).
+    await setup_entry(hass, entry)
+    assert entry.data[CONF_WEBHOOK_ID] == webhook_id
+    assert webhook_id in _handlers(hass)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_options_show_url_and_allow_remote_calls(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    entry = make_entry(hass, list(group))
+    await setup_entry(hass, entry)
+    webhook_id = entry.data[CONF_WEBHOOK_ID]
+    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    assert result["step_id"] == "init"
+    placeholders = result["description_placeholders"]
+    assert placeholders["webhook_url"].endswith(f"/api/webhook/{webhook_id}")
+    assert placeholders["template"] == WEBHOOK_TEMPLATE
+    general = {
+        key: entry.options[key]
+        for key in (
+            "scan_interval",
+            "fields",
+            "primary_server",
+            "direction",
+            "first_sync",
+            "max_changes",
+            "max_change_percent",
+            "dry_run",
+        )
+    }
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {**general, CONF_PROGRESS_DELAY: 45.0, CONF_WEBHOOK_REMOTE: True},
+        )
+    )
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_USER_MODE: "all", CONF_USERS: [], CONF_USER_MAP: ""},
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PROGRESS_DELAY] == 45
+    assert entry.options[CONF_WEBHOOK_REMOTE] is True
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # The reloaded group accepts calls from anywhere, with the new delay.
+    assert _handlers(hass)[webhook_id]["local_only"] is False
+    assert entry.runtime_data.webhook.progress_delay == 45
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_webhook_cycles_do_not_postpone_polling(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    home, cabin = group
+    webhook, _path = await start_group(hass, hass_client_no_auth, group)
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    poll = coordinator._unsub_refresh
+    assert poll is not None
+    events = async_capture_events(hass, EVENT_COMPLETED)
+    movie = matchable_movies(home)[6]
+    twin = cabin.item_by_key(movie.identity)
+    home.act("alice").mark_played(movie.id)
+    await until(lambda: cabin.user_data("alice", twin.id)["Played"] is True)
+    await settle(hass, home, cabin)
+    assert len(events) == 1
+    assert coordinator.last_report["targeted"] is True
+    # The next poll is still the one planned before the webhook's cycle ...
+    assert coordinator._unsub_refresh is poll
+    # ... and it runs at its time, as a normal (not targeted) cycle.
+    # (``_unsub_refresh`` is the ``cancel`` method of the poll's TimerHandle.)
+    due = poll.__self__.when() - hass.loop.time() + 0.1
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=due))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(events) == 2
+    assert coordinator.last_report["targeted"] is False
+    assert webhook.stats["cycles"] == 1
+
+
+def test_parse_event_accepts_the_plugins_rendering() -> None:
+    body = (
+        WEBHOOK_TEMPLATE.replace("{{NotificationType}}", "UserDataSaved")
+        .replace("{{ServerId}}", "A0000000000000000000000000000001")
+        .replace("{{UserId}}", "4f1e2c3b-0000-4000-8000-0123456789ab")
+        .replace("{{ItemId}}", "9b2d8c1e-1111-4111-8111-abcdefabcdef")
+        .replace("{{SaveReason}}", "PlaybackProgress")
+    )
+    event = parse_event(body.encode(), {"a0000000000000000000000000000001"})
+    assert event == WebhookEvent(
+        server_id="a0000000000000000000000000000001",
+        user_id="4f1e2c3b0000400080000123456789ab",
+        item_id="9b2d8c1e111141118111abcdefabcdef",
+        reason="PlaybackProgress",
+    )
+    assert event.progress
+
+
+def test_recent_writes_expire_and_can_be_forgotten() -> None:
+    recent = RecentWrites(window=10.0)
+    desired = UserData(played=True, play_count=1)
+    write = PlannedWrite(
+        server_id="s",
+        user_key="alice",
+        user_id="u",
+        item_id="i",
+        identity="movie:x",
+        fields=(SyncField.PLAYED,),
+        current=UserData(),
+        desired=desired,
+        resets=(),
+    )
+    recent.record([write], now=100.0)
+    assert recent.candidate(("s", "u", "i"), 105.0) == desired
+    assert recent.candidate(("s", "u", "other"), 105.0) is None
+    assert recent.candidate(("s", "u", "i"), 110.0) is None
+    # Expired writes are dropped when the next cycle records its own.
+    recent.record([], now=111.0)
+    assert len(recent) == 0
+    recent.record([write], now=200.0)
+    recent.forget(("s", "u", "i"))
+    assert recent.candidate(("s", "u", "i"), 201.0) is None
