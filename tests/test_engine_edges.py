@@ -275,3 +275,31 @@ async def test_matches_and_unmatched_items_can_be_inspected() -> None:
     assert listed[0]["method"] == "id"
     assert set(listed[0]["items"]) == {a.server_id, b.server_id}
     assert sync.matches(method=MatchMethod.PATH) == []
+
+
+async def test_item_back_after_a_rescan_is_synced_before_the_next_index_read() -> None:
+    a, b = two_servers_same_ids()
+    m0 = movie_ids(a)[0]
+    a.play("Alice", m0)
+    sync = engine(a, b)
+    await sync.run_cycle(now=a.clock.tick())
+    item = a.items.pop(m0)  # a rescan: briefly gone on a
+    assert (await sync.run_cycle(now=a.clock.tick())).vanished == 1
+
+    # Still gone, and the lookup itself fails once: reported, nothing reset.
+    original = a.get_items
+
+    async def broken(*args: object, **kwargs: object) -> list[Item]:
+        raise JellyfinConnectionError("lookup failed")
+
+    a.get_items = broken  # type: ignore[method-assign]
+    report = await sync.run_cycle(now=a.clock.tick())
+    assert any("looking up vanished items" in e for e in report.errors)
+    assert b.get("Alice", m0).played
+    a.get_items = original  # type: ignore[method-assign]
+
+    a.items[m0] = item  # back; the user un-watches it on b meanwhile
+    b.mark_unplayed("Alice", m0)
+    report = await sync.run_cycle(now=a.clock.tick())
+    assert not report.servers[a.server_id].index_refreshed
+    assert a.get("Alice", m0) == UserData()
