@@ -1,6 +1,8 @@
 """The group's webhook: its id, registration, instructions in the flows, polling."""
 
 from datetime import timedelta
+import json
+from pathlib import Path
 import re
 from typing import Any
 
@@ -219,3 +221,15 @@ def test_recent_writes_expire_and_can_be_forgotten() -> None:
     recent.record([write], now=200.0)
     recent.forget(("s", "u", "i"))
     assert recent.candidate(("s", "u", "i"), 201.0) is None
+
+
+def test_documented_template_is_the_one_the_flows_show() -> None:
+    docs = (Path(__file__).parents[1] / "docs" / "webhook.md").read_text()
+    assert f"\n{WEBHOOK_TEMPLATE}\n" in docs
+    assert json.loads(WEBHOOK_TEMPLATE.replace("{{", "").replace("}}", "")).keys() >= {
+        "NotificationType",
+        "ServerId",
+        "UserId",
+        "ItemId",
+        "SaveReason",
+    }
