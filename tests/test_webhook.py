@@ -13,6 +13,7 @@ from typing import Any
 import uuid
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
@@ -360,3 +361,50 @@ async def test_unload_unregisters_the_webhook(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert webhook.stats["received"] == 1
     assert writes(cabin) == 0
+
+
+async def test_server_down_during_webhook_cycles_counts_no_failures(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    home, cabin = group
+    webhook, _path = await start_group(hass, hass_client_no_auth, group)
+    coordinator = hass.config_entries.async_entries("jellyfin_sync")[0].runtime_data
+    movies = matchable_movies(home)[:4]
+    cabin.faults.down()
+    for movie in movies:
+        home.act("alice").mark_played(movie.id)
+        await settle(hass, home, cabin)
+    assert webhook.stats["cycles"] == len(movies)
+    state = coordinator.data.servers[cabin.server_id]
+    assert state.online is False
+    # Four webhook cycles found the cabin down: not four failed cycles.
+    assert state.failures == 0
+    assert not ir.async_get(hass).issues
+    cabin.faults.up()
+    await cabin.wait_up()
+    # The next poll catches what the webhook cycles could not sync.
+    await coordinator.async_refresh()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    for movie in movies:
+        twin = cabin.item_by_key(movie.identity)
+        assert cabin.user_data("alice", twin.id)["Played"] is True
+    assert coordinator.data.servers[cabin.server_id].online is True
+
+
+async def test_revoked_key_found_by_a_webhook_cycle_starts_reauth(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    home, cabin = group
+    webhook, _path = await start_group(hass, hass_client_no_auth, group)
+    cabin.faults.revoke_key()
+    home.act("alice").favorite(matchable_movies(home)[7].id, True)
+    await settle(hass, home, cabin)
+    assert webhook.stats["cycles"] == 1
+    flows = hass.config_entries.flow.async_progress()
+    assert [f["context"]["source"] for f in flows] == ["reauth"]
+    assert writes(cabin) == 0
+    cabin.faults.restore_key()

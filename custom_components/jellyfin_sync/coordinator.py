@@ -560,7 +560,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             await self._async_save()
         else:
             await self._async_save_history()
-        self._update_server_states(problems)
+        # A burst of webhook cycles must not count as many failed cycles.
+        self._update_server_states(problems, count_failures=targets is None)
         self._update_held_issue(summary, report)
         self.hass.bus.async_fire(
             EVENT_COMPLETED,
@@ -632,13 +633,23 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             ir.async_delete_issue(self.hass, DOMAIN, old_id)
         return True
 
-    def _update_server_states(self, errors: Mapping[str, str]) -> None:
-        """New server states; log once when a server goes away and once when back."""
+    def _update_server_states(
+        self, errors: Mapping[str, str], *, count_failures: bool = True
+    ) -> None:
+        """New server states; log once when a server goes away and once when back.
+
+        ``count_failures`` is off for targeted (webhook) cycles: a server that is
+        down keeps the failure count of the last scheduled cycle.
+        """
         for server_id, name in self.names.items():
             previous = self._states.get(server_id)
             error = errors.get(server_id)
             online = error is None
-            failures = 0 if online else (previous.failures if previous else 0) + 1
+            failures = previous.failures if previous else 0
+            if online:
+                failures = 0
+            elif count_failures or previous is None:
+                failures += 1
             self._states[server_id] = ServerState(
                 server_id=server_id,
                 name=name,

@@ -395,7 +395,7 @@ class WebhookSync:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._flushing or not self._pending:
+        if self._flushing or not self._pending or not self._registered:
             return
         due = min(p.due for p in self._pending.values())
         self._timer = self.hass.loop.call_at(due, self._on_timer)
