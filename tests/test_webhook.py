@@ -6,7 +6,7 @@ and runs targeted cycles that read the real server state.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 import json
 import logging
 from typing import Any
@@ -408,3 +408,50 @@ async def test_revoked_key_found_by_a_webhook_cycle_starts_reauth(
     assert [f["context"]["source"] for f in flows] == ["reauth"]
     assert writes(cabin) == 0
     cabin.faults.restore_key()
+
+
+async def test_start_of_playback_is_synced_without_the_progress_delay(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    home, cabin = group
+    # Progress alone would wait ten minutes here.
+    webhook, _path = await start_group(
+        hass, hass_client_no_auth, group, **{CONF_PROGRESS_DELAY: 600}
+    )
+    movie = matchable_movies(home)[8]
+    twin = cabin.item_by_key(movie.identity)
+    actor = home.act("alice")
+    actor.start(movie.id)  # PlaybackStart: play count and last played date
+    actor.progress(movie.id, 1200 * TICKS_PER_SECOND)
+    actor.favorite(movie.id, True)
+    actor.progress(movie.id, 1300 * TICKS_PER_SECOND)
+    assert home.user_data("alice", movie.id)["PlaybackPositionTicks"] > 0
+    await settle(hass, home, cabin)
+    # One quick cycle took every save of the item along, with the latest position.
+    assert webhook.stats["cycles"] == 1
+    assert webhook.pending == 0
+    synced = cabin.user_data("alice", twin.id)
+    assert synced["PlayCount"] == 1
+    assert synced["IsFavorite"] is True
+    assert synced["PlaybackPositionTicks"] == 1300 * TICKS_PER_SECOND
+
+
+async def test_oversized_chunked_body_is_rejected_unread(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    webhook, path = await start_group(hass, hass_client_no_auth, group)
+    client = await hass_client_no_auth()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(10):
+            yield b" " * (16 * 1024)
+
+    # No Content-Length: the limit is enforced while reading.
+    response = await client.post(path, data=body())
+    assert response.status == 413
+    assert webhook.stats["rejected"] == 1
+    await settle(hass, *group)

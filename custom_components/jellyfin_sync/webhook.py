@@ -280,11 +280,6 @@ class WebhookSync:
         """Counters for diagnostics (no ids, no payloads)."""
 
     @property
-    def url(self) -> str:
-        """The URL to configure in the Jellyfin Webhook plugin (contains the secret)."""
-        return webhook_url(self.hass, self._webhook_id)
-
-    @property
     def pending(self) -> int:
         """Items waiting for a targeted cycle."""
         return len(self._pending)
