@@ -29,6 +29,9 @@ from custom_components.jellyfin_sync.const import (
     DOMAIN,
     EVENT_COMPLETED,
 )
+from custom_components.jellyfin_sync.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
     JellyfinConnectionError,
 )
@@ -307,3 +310,21 @@ async def test_echo_check_keeps_items_it_cannot_confirm(hass: HomeAssistant) -> 
     assert coordinator.recent_writes.candidate(key, hass.loop.time()) is None
     assert await sync._async_drop_echoes([key]) == [key]
     assert coordinator.clients["s"].reads == 1
+
+
+async def test_webhook_id_is_not_in_diagnostics(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    home, cabin = group
+    webhook, path = await start_group(hass, hass_client_no_auth, group)
+    home.act("alice").mark_played(matchable_movies(home)[9].id)
+    await settle(hass, home, cabin)
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["webhook"]["cycles"] == webhook.stats["cycles"] == 1
+    assert diagnostics["webhook"]["accepted"] >= 1
+    text = json.dumps(diagnostics, default=str)
+    assert entry.data[CONF_WEBHOOK_ID] not in text
+    assert path.rsplit("/", 1)[1] == entry.data[CONF_WEBHOOK_ID]
