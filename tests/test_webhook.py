@@ -224,6 +224,8 @@ async def test_burst_coalesces_into_one_cycle(
         assert cabin.user_data("bob", twin.id)["Played"] is True
     assert webhook.stats["accepted"] >= len(movies)
     assert webhook.stats["cycles"] == 1
+    # The cabin's notifications of the eight writes were recognised as echoes.
+    assert webhook.stats["echoes"] == len(movies)
     assert writes(cabin) == len(movies)
 
 

@@ -437,28 +437,37 @@ class WebhookSync:
             await coordinator.async_run_targeted_locked(targets)
 
     async def _async_drop_echoes(self, keys: Collection[ItemKey]) -> list[ItemKey]:
-        """The items that are not mere echoes of the sync's own writes."""
+        """The items that are not mere echoes of the sync's own writes.
+
+        Echo candidates are read with one request per server and user (a season
+        marked watched echoes dozens of items at once).
+        """
         recent = self.coordinator.recent_writes
         fields = [SyncField(f) for f in self.coordinator.options[CONF_FIELDS]]
         now = self.hass.loop.time()
         kept: list[ItemKey] = []
+        candidates: dict[tuple[str, str], dict[str, UserData]] = {}
         for key in keys:
             written = recent.candidate(key, now)
             if written is None:
                 kept.append(key)
-                continue
-            server_id, user_id, item_id = key
+            else:
+                candidates.setdefault(key[:2], {})[key[2]] = written
+        for (server_id, user_id), wanted in candidates.items():
             try:
                 items = await self.coordinator.clients[server_id].get_items(
-                    user_id, [item_id], fields=()
+                    user_id, list(wanted), fields=()
                 )
             except JellyfinError:
+                kept.extend((server_id, user_id, item_id) for item_id in wanted)
+                continue
+            current = {item.id: item.user_data for item in items}
+            for item_id, written in wanted.items():
+                key = (server_id, user_id, item_id)
+                state = current.get(item_id)
+                if state is not None and same_state(state, written, fields):
+                    self.stats["echoes"] += 1
+                    continue
+                recent.forget(key)
                 kept.append(key)
-                continue
-            current = items[0].user_data if items else None
-            if current is not None and same_state(current, written, fields):
-                self.stats["echoes"] += 1
-                continue
-            recent.forget(key)
-            kept.append(key)
         return kept
