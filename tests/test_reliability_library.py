@@ -13,6 +13,23 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.jellyfin_sync.jellyfin.models import (
+    Capabilities,
+    Item,
+    SyncField,
+    UserData,
+)
+from custom_components.jellyfin_sync.sync import (
+    Baseline,
+    BaselineEntry,
+    MatchedUser,
+    SyncOptions,
+    UserSnapshot,
+    build_plan,
+    match_items,
+    run,
+)
+from custom_components.jellyfin_sync.sync.baseline import Applying
 from tests import ha_common
 from tests.ha_common import make_entry, setup_entry
 from tests.reliability_common import (
@@ -219,20 +236,16 @@ async def test_home_assistant_stopped_during_apply(
     assert_clean_logs(caplog, home.api_key, cabin.api_key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Known bug (reported): writes that reached a server before Home Assistant "
-        "stopped are not in the stored baseline, so after the restart they look "
-        "like new plays there and play counts are added twice. Needs a journal of "
-        "planned writes stored before apply."
-    ),
-)
 async def test_stop_during_apply_does_not_count_plays_twice(
     hass: HomeAssistant,
     group: tuple[SimulatedServer, SimulatedServer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Writes that reached a server before the stop are not counted as new plays.
+
+    The baseline stored before the writes lists them (``Baseline.applying``): a
+    server that holds such a write's values confirmed it.
+    """
     _home, cabin = group
     world, _entry = await _stop_during_apply(hass, group, monkeypatch)
     ids = world.identities
@@ -272,3 +285,58 @@ async def test_old_server_version_restart(
     world.assert_converged()
     assert entry.runtime_data.data.last_cycle is not None
     assert entry.runtime_data.data.last_cycle.outcome == "ok"
+
+
+def _replan(current_b: UserData) -> tuple[int, list[tuple[str, int]]]:
+    """Plan one item after a stopped cycle wrote play count 2 to server b.
+
+    Server a has a real new play (1 -> 2); the stopped cycle's write copied it to
+    b. Returns the agreed play count and the planned (server, play count) writes.
+    """
+    index = {
+        server: {
+            f"{server}1": Item(
+                id=f"{server}1", type="Movie", name="M", provider_ids={"tmdb": "1"}
+            )
+        }
+        for server in ("a", "b")
+    }
+    match = run(match_items(index, {}, SyncOptions()))
+    identity = match.items[0].identity
+    once = UserData(played=True, play_count=1, last_played_date=FAR_FUTURE)
+    twice = UserData(played=True, play_count=2, last_played_date=FAR_FUTURE)
+    baseline = Baseline()
+    baseline.user("alice").items[identity] = BaselineEntry(once, {"a": once, "b": once})
+    baseline.user("alice").servers.update({"a", "b"})
+    baseline.applying[("b", "alice", identity)] = Applying(
+        (SyncField.PLAY_COUNT,), twice
+    )
+    restored = Baseline.from_dict(baseline.to_dict())
+    assert restored == baseline
+    user = MatchedUser(key="alice", name="alice", ids={"a": "ua", "b": "ub"})
+    snapshot = UserSnapshot(
+        user=user,
+        readable=frozenset({"a", "b"}),
+        data={"a": {"a1": twice}, "b": {"b1": current_b}},
+    )
+    caps = Capabilities.for_version((10, 10, 7))
+    plan = build_plan(
+        [snapshot],
+        match,
+        restored,
+        SyncOptions(),
+        {"a": caps, "b": caps},
+        now=FAR_FUTURE,
+    )
+    agreed = plan.outcomes[0].target.play_count
+    return agreed, [(w.server_id, w.desired.play_count) for w in plan.writes]
+
+
+def test_a_landed_write_of_a_stopped_cycle_is_not_a_new_play() -> None:
+    twice = UserData(played=True, play_count=2, last_played_date=FAR_FUTURE)
+    assert _replan(twice) == (2, [])
+
+
+def test_a_write_that_did_not_land_is_planned_again() -> None:
+    once = UserData(played=True, play_count=1, last_played_date=FAR_FUTURE)
+    assert _replan(once) == (2, [("b", 2)])

@@ -456,6 +456,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 options,
                 self.baseline,
             )
+            # The baseline is stored before writes start, so a stop mid-apply
+            # does not count the sync's own writes as new plays after a restart.
+            self.engine.checkpoint = self._async_save
             self._engine_servers = usable
         else:
             # User lists may have changed: the explicit mapping is re-resolved.

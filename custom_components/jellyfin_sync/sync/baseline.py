@@ -135,19 +135,45 @@ class HistoryCycle:
         )
 
 
-class Baseline:
-    """Per-user agreed states plus a bounded history of overwritten values."""
+@dataclass(frozen=True, slots=True)
+class Applying:
+    """A write a cycle started; kept until the cycle's outcome is in the baseline."""
 
-    __slots__ = ("history", "users")
+    fields: tuple[SyncField, ...]
+    desired: UserData
+
+    def landed(self, current: UserData) -> bool:
+        """Whether a server holds what the write asked for in every field."""
+        return all(fx.same(f, current, self.desired) for f in self.fields)
+
+
+type ApplyingKey = tuple[str, str, str]
+"""(server id, user key, item identity)."""
+
+
+class Baseline:
+    """Per-user agreed states plus a bounded history of overwritten values.
+
+    ``applying`` lists the writes of a cycle that was stopped before its outcome
+    was recorded (Home Assistant stopped mid-apply). A server that holds such a
+    write's values is treated as having confirmed it, so the sync's own write is
+    not read as a new change there (a play counted twice).
+    """
+
+    __slots__ = ("applying", "history", "users")
 
     def __init__(
         self,
         users: dict[str, UserBaseline] | None = None,
         history: list[HistoryCycle] | None = None,
+        applying: dict[ApplyingKey, Applying] | None = None,
     ) -> None:
         """Create a baseline (empty by default: everything is a first sync)."""
         self.users: dict[str, UserBaseline] = users if users is not None else {}
         self.history: list[HistoryCycle] = history if history is not None else []
+        self.applying: dict[ApplyingKey, Applying] = (
+            applying if applying is not None else {}
+        )
 
     def user(self, user_key: str) -> UserBaseline:
         """The baseline of a user, created empty when missing."""
@@ -160,7 +186,11 @@ class Baseline:
         """Value equality (used by tests and change detection)."""
         if not isinstance(other, Baseline):
             return NotImplemented
-        return self.users == other.users and self.history == other.history
+        return (
+            self.users == other.users
+            and self.history == other.history
+            and self.applying == other.applying
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -199,11 +229,23 @@ class Baseline:
                 "synced": [index[s] for s in sorted(user.servers)],
                 "items": items,
             }
-        return {
+        out: dict[str, Any] = {
             "version": BASELINE_VERSION,
             "users": users,
             "history": [c.to_dict() for c in self.history],
         }
+        if self.applying:
+            out["applying"] = [
+                {
+                    "server": server,
+                    "user": user_key,
+                    "identity": identity,
+                    "fields": [f.value for f in write.fields],
+                    "to": fx.dump(write.desired),
+                }
+                for (server, user_key, identity), write in sorted(self.applying.items())
+            ]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -233,9 +275,15 @@ class Baseline:
                     user.items[str(identity)] = BaselineEntry(agreed, confirmed)
                 users[str(user_key)] = user
             history = [HistoryCycle.from_dict(c) for c in migrated.get("history", [])]
+            applying = {
+                (str(raw["server"]), str(raw["user"]), str(raw["identity"])): Applying(
+                    tuple(SyncField(f) for f in raw["fields"]), fx.load(raw["to"])
+                )
+                for raw in migrated.get("applying", [])
+            }
         except (KeyError, IndexError, TypeError, AttributeError) as err:
             raise ValueError(f"invalid baseline: {err!r}") from err
-        return cls(users, history)
+        return cls(users, history, applying)
 
 
 #: Upgrades from a stored version to the next one, keyed by the stored version.

@@ -33,7 +33,13 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 )
 
 from . import fields as fx
-from .baseline import Baseline, BaselineEntry, HistoryCycle, HistoryWrite
+from .baseline import (
+    Applying,
+    Baseline,
+    BaselineEntry,
+    HistoryCycle,
+    HistoryWrite,
+)
 from .client import ServerClient
 from .matching import (
     ItemMatch,
@@ -127,6 +133,9 @@ class SyncEngine:
         self._match_dirty = True
         self._match_seconds = 0.0
         self.last_plan: SyncPlan | None = None
+        self.checkpoint: Callable[[], Awaitable[None]] | None = None
+        """Called (and awaited) before a cycle writes, with ``baseline.applying``
+        set: the caller stores the baseline so a stop mid-apply can be recovered."""
 
     # ------------------------------------------------------------------ cycle
 
@@ -219,10 +228,19 @@ class SyncEngine:
         self._report_plan(report, plan)
         if not dry_run:
             mark = time.monotonic()
+            if plan.writes and self.checkpoint is not None:
+                # Stored before writing: a stop mid-apply leaves a record of what
+                # may have reached the servers (see ``Baseline.applying``).
+                self.baseline.applying = {
+                    (w.server_id, w.user_key, w.identity): Applying(w.fields, w.desired)
+                    for w in plan.writes
+                }
+                await self.checkpoint()
             confirmed = await self._apply(report, plan.writes)
             report.durations["apply"] = time.monotonic() - mark
             await self._record_history(report, plan, confirmed, now)
             await _drive(advance_steps(self.baseline, plan, confirmed))
+            self.baseline.applying = {}
         report.durations["total"] = time.monotonic() - started
         return report
 

@@ -294,6 +294,11 @@ def plan_steps(
                     base = entry.confirmed.get(server_id)
                 else:
                     base = fx.DEFAULT if server_id in synced else None
+                started = baseline.applying.get((server_id, user.key, item.identity))
+                if base is not None and started is not None and started.landed(current):
+                    # A write of a stopped cycle reached this server: it is the
+                    # sync's own value, not a change made there.
+                    base = fx.copy_fields(base, started.desired, started.fields)
                 parts[server_id] = Participant(
                     server_id=server_id, item_id=item_id, current=current, base=base
                 )
