@@ -418,7 +418,10 @@ class Webhooks:
     async def drain(self) -> None:
         """Wait until every queued notification was sent (or failed)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            # Finished tasks leave the set only when their done-callback runs, so give
+            # the loop a turn each round instead of spinning on completed tasks.
+            await asyncio.wait(list(self._tasks))
+            await asyncio.sleep(0)
 
     async def close(self) -> None:
         """Finish pending notifications and close the HTTP session."""
