@@ -539,7 +539,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 )
             summary = summarize(report, started=started, finished=dt_util.utcnow())
             for server_id, server_report in report.servers.items():
-                if not server_report.readable and server_id not in problems:
+                failed = not server_report.readable or server_report.read_failures
+                if failed and server_id not in problems:
                     problems[server_id] = "reading its watch data failed"
             report_dict = report.to_dict()
         else:

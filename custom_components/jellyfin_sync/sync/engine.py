@@ -18,8 +18,11 @@ from types import MappingProxyType
 from typing import Any
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    JellyfinConnectionError,
     JellyfinError,
     JellyfinNotFoundError,
+    JellyfinResponseError,
+    JellyfinServerError,
     JellyfinUnsupportedError,
     JellyfinVerificationError,
 )
@@ -91,6 +94,15 @@ class _Server:
 def _error(server_id: str, what: str, err: Exception) -> str:
     # Client messages never contain the API key (jellyfin/exceptions.py).
     return f"{server_id}: {what}: {type(err).__name__}: {err}"
+
+
+def _read_failed(report: SyncReport, server_id: str, what: str, err: Exception) -> None:
+    """Report a failed read; count it when the server itself failed to answer."""
+    report.error(_error(server_id, what, err))
+    if isinstance(
+        err, JellyfinConnectionError | JellyfinServerError | JellyfinResponseError
+    ):
+        report.server(server_id).read_failures += 1
 
 
 async def _drive[T](steps: Steps[T]) -> T:
@@ -402,7 +414,7 @@ class SyncEngine:
                         server, user.ids[server.server_id]
                     )
                 except JellyfinError as err:
-                    report.error(_error(server.server_id, f"reading {user.name}", err))
+                    _read_failed(report, server.server_id, f"reading {user.name}", err)
 
             return job()
 
@@ -421,7 +433,7 @@ class SyncEngine:
                 try:
                     found = await self._fetch(server, user.ids[server.server_id], ids)
                 except JellyfinError as err:
-                    report.error(_error(server.server_id, f"reading {user.name}", err))
+                    _read_failed(report, server.server_id, f"reading {user.name}", err)
                     del data[user.key][server.server_id]
                     return
                 data[user.key][server.server_id].update(found)
@@ -466,7 +478,7 @@ class SyncEngine:
             try:
                 found = await self._fetch(server, user_id, set(server.gone))
             except JellyfinError as err:
-                report.error(_error(server.server_id, "looking up vanished items", err))
+                _read_failed(report, server.server_id, "looking up vanished items", err)
                 return
             server.gone.difference_update(found)
 
@@ -583,7 +595,7 @@ class SyncEngine:
                 try:
                     found = await self._fetch(server, user.ids[server_id], ids)
                 except JellyfinError as err:
-                    report.error(_error(server_id, f"reading {user.name}", err))
+                    _read_failed(report, server_id, f"reading {user.name}", err)
                     return
                 data[server_id] = found
                 if gone := frozenset(ids - found.keys()):

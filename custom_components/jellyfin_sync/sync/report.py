@@ -17,6 +17,9 @@ class ServerReport:
     version: str = ""
     readable: bool = False
     """Read completely (index and users); per-user failures are in ``errors``."""
+    read_failures: int = 0
+    """Reads of watch data the server failed to answer (down, 5xx, broken answer)
+    after it was found readable; the users concerned sat the cycle out there."""
     index_items: int = 0
     index_refreshed: bool = False
     writes: int = 0
@@ -32,6 +35,7 @@ class ServerReport:
             "name": self.name,
             "version": self.version,
             "readable": self.readable,
+            "read_failures": self.read_failures,
             "index_items": self.index_items,
             "index_refreshed": self.index_refreshed,
             "writes": self.writes,
