@@ -309,3 +309,50 @@ async def test_api_keys_never_logged(
     for key in (home.api_key, cabin.api_key):
         assert key not in caplog.text
     home.faults.restore_key()
+
+
+async def test_undo_is_idempotent_and_takes_a_cycle_id(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    first, second = matchable_movies(home)[:2]
+    home.act("alice").favorite(first.id)
+    run1 = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    cycle1 = run1["groups"][entry.entry_id]["report"]["cycle"]
+    home.act("alice").favorite(second.id)
+    await _call(hass, "run", {"config_entry_id": entry.entry_id})
+
+    undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert undone["already_undone"] is False
+    assert undone["writes_done"] == 1
+    assert undone["undoable"] == [cycle1]
+    assert second.identity not in cabin.dump_user_data()["alice"]
+
+    # Again without an id: the newest sync is undone already, the older one stays.
+    again = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert again["already_undone"] is True
+    assert again["writes_done"] == 0
+    assert cabin.dump_user_data()["alice"][first.identity]["IsFavorite"] is True
+
+    # The undone cycle is stored: a reload still knows it.
+    undone_cycle = entry.runtime_data._last_undone
+    assert undone_cycle is not None
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.runtime_data._last_undone == undone_cycle
+
+    # An older sync by its id, once; twice writes nothing.
+    by_id = {"config_entry_id": entry.entry_id, "cycle_id": cycle1}
+    assert (await _call(hass, "undo", by_id))["writes_done"] == 1
+    assert first.identity not in cabin.dump_user_data()["alice"]
+    assert (await _call(hass, "undo", by_id))["already_undone"] is True
+
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(
+            hass,
+            "undo",
+            {"config_entry_id": entry.entry_id, "cycle_id": "9999-01-01T00:00:00Z"},
+        )
+    assert err.value.translation_key == "unknown_cycle"

@@ -92,6 +92,7 @@ ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_DRY_RUN: Final = "dry_run"
 ATTR_FULL: Final = "full"
 ATTR_USERS: Final = "users"
+ATTR_CYCLE_ID: Final = "cycle_id"
 
 ISSUE_HELD: Final = "held_changes"
 ISSUE_OLD_VERSION: Final = "reduced_capabilities"

@@ -201,6 +201,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         self._states: dict[str, ServerState] = {}
         self._tracked: dict[str, int] = {}
         self._last_success: datetime | None = None
+        # The newest cycle an undo restored completely: undo without a cycle id
+        # stops there, so calling it twice does not step back a second sync.
+        self._last_undone: str | None = None
         self._held = 0
         self._stored_baseline: dict[str, Any] | None = None
         self._published = False
@@ -250,6 +253,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         self._tracked = dict(stored.get("tracked", {}))
         if self.history:
             self._held = int(self.history[-1].get("held", 0))
+        self._last_undone = stored.get("last_undone")
         last_success = stored.get("last_success")
         if last_success:
             self._last_success = datetime.fromisoformat(last_success)
@@ -389,25 +393,58 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         self.async_update_listeners()
         return report
 
-    async def async_undo(self, *, dry_run: bool) -> dict[str, Any]:
-        """Write back what the last applied cycle overwrote.
+    async def async_undo(
+        self, *, dry_run: bool, cycle_id: str | None = None
+    ) -> dict[str, Any]:
+        """Write back what a cycle overwrote: ``cycle_id``, else the newest sync.
+
+        Idempotent: once a cycle is undone, undoing it again (by id, or without an
+        id while no newer sync ran) writes nothing and says so. An undo that could
+        not write everything keeps the cycle, so calling it again retries the rest.
 
         Raises:
-            ServiceValidationError: there is no applied cycle to undo.
+            ServiceValidationError: there is no applied cycle to undo, or
+                ``cycle_id`` names no recorded cycle.
             HomeAssistantError: the undo could not write everything.
         """
         async with self._lock:
             engine = self._engine()
-            if not engine.undoable:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="nothing_to_undo",
-                    translation_placeholders={"title": self.config_entry.title},
-                )
-            report = await engine.undo(now=dt_util.utcnow(), dry_run=dry_run)
+            undoable = engine.undoable
+            target = (
+                cycle_id if cycle_id is not None else next(reversed(undoable), None)
+            )
+            done = self._last_undone
+            if target is None or target not in undoable:
+                if cycle_id is None and done is None:
+                    raise ServiceValidationError(
+                        translation_domain=DOMAIN,
+                        translation_key="nothing_to_undo",
+                        translation_placeholders={"title": self.config_entry.title},
+                    )
+                if cycle_id is not None and (done is None or cycle_id > done):
+                    raise ServiceValidationError(
+                        translation_domain=DOMAIN,
+                        translation_key="unknown_cycle",
+                        translation_placeholders={
+                            "title": self.config_entry.title,
+                            "cycle_id": cycle_id,
+                        },
+                    )
+                return self._already_undone(cycle_id or done, undoable)
+            if cycle_id is None and done is not None and target < done:
+                # The newest sync was undone already; older ones need their id.
+                return self._already_undone(done, undoable)
+            report = await engine.undo(
+                now=dt_util.utcnow(), cycle_id=target, dry_run=dry_run
+            )
             if not dry_run:
+                if target not in engine.undoable:
+                    self._last_undone = max(target, done or target)
                 await self._async_save()
+            undoable = engine.undoable
         result = report.to_dict()
+        result["already_undone"] = False
+        result["undoable"] = undoable
         if not report.ok:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -418,6 +455,18 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 },
             )
         return result
+
+    @staticmethod
+    def _already_undone(cycle_id: str | None, undoable: list[str]) -> dict[str, Any]:
+        """The answer of an undo that has nothing left to do."""
+        return {
+            "cycle": cycle_id,
+            "already_undone": True,
+            "writes_planned": 0,
+            "writes_done": 0,
+            "ok": True,
+            "undoable": undoable,
+        }
 
     async def async_check_users(self, names: list[str]) -> None:
         """Refuse user names that exist on none of the servers.
@@ -746,6 +795,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 "baseline": self._stored_baseline,
                 "history": list(self.history),
                 "tracked": self._tracked,
+                "last_undone": self._last_undone,
                 "last_success": self._last_success.isoformat()
                 if self._last_success
                 else None,

@@ -21,6 +21,7 @@ import voluptuous as vol
 
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
+    ATTR_CYCLE_ID,
     ATTR_DRY_RUN,
     ATTR_FULL,
     ATTR_USERS,
@@ -42,6 +43,7 @@ UNDO_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         vol.Optional(ATTR_DRY_RUN, default=False): cv.boolean,
+        vol.Optional(ATTR_CYCLE_ID): vol.All(cv.string, vol.Length(min=1, max=64)),
     }
 )
 
@@ -117,7 +119,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     async def undo(call: ServiceCall) -> ServiceResponse:
         data = _validate(UNDO_SCHEMA, dict(call.data))
         entry = _loaded_entry(hass, data[ATTR_CONFIG_ENTRY_ID])
-        result = await entry.runtime_data.async_undo(dry_run=data[ATTR_DRY_RUN])
+        result = await entry.runtime_data.async_undo(
+            dry_run=data[ATTR_DRY_RUN], cycle_id=data.get(ATTR_CYCLE_ID)
+        )
         return result if call.return_response else None
 
     hass.services.async_register(
