@@ -40,14 +40,21 @@ import voluptuous as vol
 from .const import (
     CONF_DIRECTION,
     CONF_DRY_RUN,
+    CONF_EDIT_SERVERS,
+    CONF_FIELD_SOURCES,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
+    CONF_MEDIA_ROOTS,
     CONF_NAME,
     CONF_PRIMARY_SERVER,
+    CONF_PRIORITY,
     CONF_PROGRESS_DELAY,
+    CONF_RANK,
     CONF_SCAN_INTERVAL,
+    CONF_SERVER_DIRECTION,
+    CONF_SERVER_DIRECTIONS,
     CONF_SERVER_ID,
     CONF_SERVERS,
     CONF_USER_MAP,
@@ -55,13 +62,19 @@ from .const import (
     CONF_USERS,
     CONF_WEBHOOK_ID,
     CONF_WEBHOOK_REMOTE,
+    DIRECTION_PER_SERVER,
+    DIRECTION_TWO_WAY,
     DIRECTIONS,
     DOMAIN,
+    FIELD_SOURCE_ALL,
     FIRST_SYNC_POLICIES,
+    FIRST_SYNC_PRIMARY,
     MAX_PROGRESS_DELAY,
     MAX_SCAN_INTERVAL,
     MIN_PROGRESS_DELAY,
     MIN_SCAN_INTERVAL,
+    SERVER_DIRECTIONS,
+    SERVER_TWO_WAY,
     USER_MODE_ALL,
     USER_MODES,
 )
@@ -75,7 +88,18 @@ from .helpers import (
     server_entry,
 )
 from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
-from .options import ALL_FIELDS, default_options, parse_user_map
+from .options import (
+    ALL_FIELDS,
+    SERVER_DIRECTION_MAP,
+    default_options,
+    effective_options,
+    field_sources,
+    parse_media_roots,
+    parse_user_map,
+    priority_order,
+    server_directions,
+    validate_servers,
+)
 from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 CONF_SERVER = "server"
@@ -460,15 +484,21 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
     def __init__(self) -> None:
         """Start with the entry's current options."""
         self._options: dict[str, Any] = {}
+        self._server_index = 0
+        self._directions: dict[str, str] = {}
+        self._ranks: dict[str, int] = {}
+        self._roots: dict[str, list[str]] = {}
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Interval, fields, direction, first-sync policy, guard limits, dry run."""
         servers = self.config_entry.data[CONF_SERVERS]
-        current = {**default_options(servers), **self.config_entry.options}
+        current = effective_options(servers, self.config_entry.options)
         errors: dict[str, str] = {}
         if user_input is not None:
+            user_input = dict(user_input)
+            edit_servers = bool(user_input.pop(CONF_EDIT_SERVERS, False))
             if not user_input.get(CONF_FIELDS):
                 errors[CONF_FIELDS] = "no_fields"
             else:
@@ -481,6 +511,9 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 self._options[CONF_PROGRESS_DELAY] = int(
                     user_input[CONF_PROGRESS_DELAY]
                 )
+                if edit_servers or user_input[CONF_DIRECTION] == DIRECTION_PER_SERVER:
+                    self._start_servers()
+                    return await self.async_step_server()
                 return await self.async_step_users()
             current = {**current, **user_input}
         schema = vol.Schema(
@@ -556,6 +589,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 vol.Required(
                     CONF_WEBHOOK_REMOTE, default=current[CONF_WEBHOOK_REMOTE]
                 ): BooleanSelector(),
+                vol.Required(CONF_EDIT_SERVERS, default=False): BooleanSelector(),
             }
         )
         return self.async_show_form(
@@ -566,6 +600,158 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 self.hass, self.config_entry.data.get(CONF_WEBHOOK_ID)
             ),
         )
+
+    def _start_servers(self) -> None:
+        """Begin the per-server steps with the choices the options now imply."""
+        ids = [s[CONF_SERVER_ID] for s in self.config_entry.data[CONF_SERVERS]]
+        self._server_index = 0
+        self._directions = server_directions(self._options, ids)
+        order = priority_order(self._options, ids)
+        self._ranks = {sid: order.index(sid) + 1 for sid in ids}
+        stored = self._options.get(CONF_MEDIA_ROOTS) or {}
+        self._roots = {sid: list(stored.get(sid) or ()) for sid in ids}
+
+    async def async_step_server(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """One server: its direction, its priority and its media folders."""
+        servers = self.config_entry.data[CONF_SERVERS]
+        server = servers[self._server_index]
+        sid = server[CONF_SERVER_ID]
+        errors: dict[str, str] = {}
+        roots_text = "\n".join(self._roots[sid])
+        if user_input is not None:
+            self._directions[sid] = user_input[CONF_SERVER_DIRECTION]
+            self._ranks[sid] = int(user_input[CONF_RANK])
+            roots_text = user_input.get(CONF_MEDIA_ROOTS, "")
+            try:
+                self._roots[sid] = parse_media_roots(roots_text)
+            except ValueError:
+                errors[CONF_MEDIA_ROOTS] = "invalid_media_root"
+            if not errors and self._server_index + 1 < len(servers):
+                self._server_index += 1
+                return await self.async_step_server()
+            if not errors:
+                problem = self._servers_problem()
+                if problem is None:
+                    return await self.async_step_field_sources()
+                # Back to the first server, with the reason; nothing is saved.
+                self._server_index = 0
+                errors["base"] = problem
+                server = servers[0]
+                sid = server[CONF_SERVER_ID]
+                roots_text = "\n".join(self._roots[sid])
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_SERVER_DIRECTION, default=self._directions[sid]
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(SERVER_DIRECTIONS),
+                        translation_key=CONF_SERVER_DIRECTION,
+                    )
+                ),
+                vol.Required(CONF_RANK, default=self._ranks[sid]): NumberSelector(
+                    NumberSelectorConfig(
+                        min=1, max=len(servers), step=1, mode=NumberSelectorMode.BOX
+                    )
+                ),
+                vol.Optional(
+                    CONF_MEDIA_ROOTS, description={"suggested_value": roots_text}
+                ): TextSelector(TextSelectorConfig(multiline=True)),
+            }
+        )
+        return self.async_show_form(
+            step_id="server",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={
+                "server": server[CONF_NAME],
+                "position": str(self._server_index + 1),
+                "count": str(len(servers)),
+            },
+        )
+
+    def _priority(self) -> list[str]:
+        """Server ids by the chosen ranks; equal ranks keep the group's order."""
+        ids = [s[CONF_SERVER_ID] for s in self.config_entry.data[CONF_SERVERS]]
+        return sorted(ids, key=lambda sid: (self._ranks[sid], ids.index(sid)))
+
+    def _servers_problem(self) -> str | None:
+        """Why the chosen directions cannot work together, or ``None``."""
+        problem = validate_servers(self._directions, {}).get("base")
+        if problem is not None:
+            return problem
+        primary = self._priority()[0]
+        if (
+            self._options[CONF_FIRST_SYNC] == FIRST_SYNC_PRIMARY
+            and not SERVER_DIRECTION_MAP[self._directions[primary]].reads
+        ):
+            return "primary_cannot_send"
+        return None
+
+    async def async_step_field_sources(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Per synced field: changes from every server, or from one server only."""
+        servers = self.config_entry.data[CONF_SERVERS]
+        ids = [s[CONF_SERVER_ID] for s in servers]
+        synced = [f for f in ALL_FIELDS if f in self._options[CONF_FIELDS]]
+        current = {
+            **dict.fromkeys(synced, FIELD_SOURCE_ALL),
+            **field_sources(self._options, ids),
+        }
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            chosen = {
+                f: user_input[f]
+                for f in synced
+                if user_input.get(f, FIELD_SOURCE_ALL) != FIELD_SOURCE_ALL
+            }
+            errors = validate_servers(self._directions, chosen)
+            if not errors:
+                self._finish_servers(chosen)
+                return await self.async_step_users()
+            current = {**current, **user_input}
+        choices = [
+            SelectOptionDict(value=FIELD_SOURCE_ALL, label=FIELD_SOURCE_ALL),
+            *(
+                SelectOptionDict(value=s[CONF_SERVER_ID], label=s[CONF_NAME])
+                for s in servers
+            ),
+        ]
+        schema = vol.Schema(
+            {
+                vol.Required(field, default=current[field]): SelectSelector(
+                    SelectSelectorConfig(
+                        options=choices,
+                        mode=SelectSelectorMode.DROPDOWN,
+                        translation_key=CONF_FIELD_SOURCES,
+                    )
+                )
+                for field in synced
+            }
+        )
+        return self.async_show_form(
+            step_id="field_sources", data_schema=schema, errors=errors
+        )
+
+    def _finish_servers(self, sources: Mapping[str, str]) -> None:
+        """Store the server steps' choices in the options being edited."""
+        priority = self._priority()
+        directions = dict(self._directions)
+        self._options[CONF_DIRECTION] = (
+            DIRECTION_TWO_WAY
+            if all(d == SERVER_TWO_WAY for d in directions.values())
+            else DIRECTION_PER_SERVER
+        )
+        self._options[CONF_SERVER_DIRECTIONS] = directions
+        self._options[CONF_PRIORITY] = priority
+        self._options[CONF_PRIMARY_SERVER] = priority[0]
+        self._options[CONF_MEDIA_ROOTS] = {
+            sid: roots for sid, roots in self._roots.items() if roots
+        }
+        self._options[CONF_FIELD_SOURCES] = dict(sources)
 
     async def async_step_users(
         self, user_input: dict[str, Any] | None = None

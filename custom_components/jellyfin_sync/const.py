@@ -33,6 +33,20 @@ CONF_WEBHOOK_REMOTE: Final = "webhook_remote"
 """Accept webhook calls from outside the local network (off by default)."""
 CONF_PROGRESS_DELAY: Final = "progress_delay"
 """Seconds without playback-progress saves before an item being watched is synced."""
+CONF_SERVER_DIRECTIONS: Final = "server_directions"
+"""Server id -> ``SERVER_*`` direction; used when ``direction`` is ``per_server``."""
+CONF_PRIORITY: Final = "priority"
+"""Server ids in priority order (the primary server is always first)."""
+CONF_MEDIA_ROOTS: Final = "media_roots"
+"""Server id -> list of media folder prefixes stripped before matching by path."""
+CONF_FIELD_SOURCES: Final = "field_sources"
+"""Sync field -> the only server whose changes of that field count (absent: all)."""
+CONF_EDIT_SERVERS: Final = "edit_servers"
+"""Form-only switch of the options flow: show the per-server steps next."""
+CONF_SERVER_DIRECTION: Final = "server_direction"
+"""Form key of one server's direction in the options flow's server step."""
+CONF_RANK: Final = "rank"
+"""Form key of one server's priority (1 = highest) in the server step."""
 
 USER_MODE_ALL: Final = "all"
 USER_MODE_INCLUDE: Final = "include"
@@ -41,7 +55,25 @@ USER_MODES: Final = (USER_MODE_ALL, USER_MODE_INCLUDE, USER_MODE_EXCLUDE)
 
 DIRECTION_TWO_WAY: Final = "two_way"
 DIRECTION_ONE_WAY: Final = "one_way"
-DIRECTIONS: Final = (DIRECTION_TWO_WAY, DIRECTION_ONE_WAY)
+DIRECTION_PER_SERVER: Final = "per_server"
+DIRECTIONS: Final = (DIRECTION_TWO_WAY, DIRECTION_ONE_WAY, DIRECTION_PER_SERVER)
+
+SERVER_TWO_WAY: Final = "two_way"
+"""The server sends its changes and receives the others'."""
+SERVER_SOURCE_ONLY: Final = "source_only"
+"""The server is read only: its changes reach the others, nothing is written to it."""
+SERVER_RECEIVE_ONLY: Final = "receive_only"
+"""The server is written only: its own changes are ignored and overwritten."""
+SERVER_OFF: Final = "off"
+"""The server takes no part."""
+SERVER_DIRECTIONS: Final = (
+    SERVER_TWO_WAY,
+    SERVER_SOURCE_ONLY,
+    SERVER_RECEIVE_ONLY,
+    SERVER_OFF,
+)
+FIELD_SOURCE_ALL: Final = "all"
+"""Field source meaning "changes on any server count"."""
 
 FIRST_SYNC_MERGE: Final = "merge"
 FIRST_SYNC_PRIMARY: Final = "primary_wins"

@@ -5,18 +5,23 @@ options the same way.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
+import re
 from typing import Any
 
 from .const import (
     CONF_DIRECTION,
     CONF_DRY_RUN,
+    CONF_FIELD_SOURCES,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
+    CONF_MEDIA_ROOTS,
     CONF_PRIMARY_SERVER,
+    CONF_PRIORITY,
     CONF_PROGRESS_DELAY,
     CONF_SCAN_INTERVAL,
+    CONF_SERVER_DIRECTIONS,
     CONF_SERVER_ID,
     CONF_USER_MAP,
     CONF_USER_MODE,
@@ -27,9 +32,15 @@ from .const import (
     DEFAULT_PROGRESS_DELAY,
     DEFAULT_SCAN_INTERVAL,
     DIRECTION_ONE_WAY,
+    DIRECTION_PER_SERVER,
     DIRECTION_TWO_WAY,
+    FIELD_SOURCE_ALL,
     FIRST_SYNC_MERGE,
     FIRST_SYNC_PRIMARY,
+    SERVER_OFF,
+    SERVER_RECEIVE_ONLY,
+    SERVER_SOURCE_ONLY,
+    SERVER_TWO_WAY,
     USER_MODE_ALL,
     USER_MODE_EXCLUDE,
 )
@@ -37,6 +48,15 @@ from .jellyfin.models import SyncField, User
 from .sync import Direction, FirstSyncPolicy, GuardLimits, ServerOptions, SyncOptions
 
 ALL_FIELDS: tuple[str, ...] = tuple(field.value for field in SyncField)
+
+#: What each per-server choice of the options means to the engine.
+SERVER_DIRECTION_MAP: dict[str, Direction] = {
+    SERVER_TWO_WAY: Direction.BOTH,
+    SERVER_SOURCE_ONLY: Direction.READ_ONLY,
+    SERVER_RECEIVE_ONLY: Direction.WRITE_ONLY,
+    SERVER_OFF: Direction.NONE,
+}
+_ABSOLUTE = re.compile(r"^(/|\\\\|[A-Za-z]:[\\/])")
 
 
 def default_options(servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -55,6 +75,10 @@ def default_options(servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         CONF_USER_MAP: "",
         CONF_WEBHOOK_REMOTE: False,
         CONF_PROGRESS_DELAY: DEFAULT_PROGRESS_DELAY,
+        CONF_SERVER_DIRECTIONS: {},
+        CONF_PRIORITY: [s[CONF_SERVER_ID] for s in servers],
+        CONF_MEDIA_ROOTS: {},
+        CONF_FIELD_SOURCES: {},
     }
 
 
@@ -67,6 +91,104 @@ def effective_options(
     if merged[CONF_PRIMARY_SERVER] not in ids and ids:
         merged[CONF_PRIMARY_SERVER] = ids[0]
     return merged
+
+
+def server_directions(options: Mapping[str, Any], ids: Sequence[str]) -> dict[str, str]:
+    """Each server's ``SERVER_*`` direction, whatever way the options store it.
+
+    Entries made before per-server directions existed only have the group-wide
+    ``direction``: two-way means every server two-way, one-way means the primary
+    server is source only and every other server receive only. ``per_server``
+    reads ``server_directions`` (servers missing there are two-way).
+
+    >>> server_directions({"direction": "one_way", "primary_server": "b"}, ["a", "b"])
+    {'a': 'receive_only', 'b': 'source_only'}
+    """
+    mode = options.get(CONF_DIRECTION, DIRECTION_TWO_WAY)
+    if mode == DIRECTION_ONE_WAY:
+        primary = options.get(CONF_PRIMARY_SERVER)
+        return {
+            sid: SERVER_SOURCE_ONLY if sid == primary else SERVER_RECEIVE_ONLY
+            for sid in ids
+        }
+    if mode == DIRECTION_PER_SERVER:
+        stored = options.get(CONF_SERVER_DIRECTIONS) or {}
+        return {
+            sid: stored[sid]
+            if stored.get(sid) in SERVER_DIRECTION_MAP
+            else SERVER_TWO_WAY
+            for sid in ids
+        }
+    return dict.fromkeys(ids, SERVER_TWO_WAY)
+
+
+def priority_order(options: Mapping[str, Any], ids: Sequence[str]) -> list[str]:
+    """Server ids in priority order: the primary, then the stored order, then the rest.
+
+    >>> priority_order({"primary_server": "c", "priority": ["b", "x"]}, ["a", "b", "c"])
+    ['c', 'b', 'a']
+    """
+    order: list[str] = []
+    primary = options.get(CONF_PRIMARY_SERVER)
+    for sid in (primary, *(options.get(CONF_PRIORITY) or ()), *ids):
+        if sid in ids and sid not in order:
+            order.append(sid)
+    return order
+
+
+def field_sources(options: Mapping[str, Any], ids: Sequence[str]) -> dict[str, str]:
+    """Field -> the only server whose changes of it count (only existing servers)."""
+    stored = options.get(CONF_FIELD_SOURCES) or {}
+    return {
+        field: sid
+        for field, sid in stored.items()
+        if field in ALL_FIELDS and sid in ids and sid != FIELD_SOURCE_ALL
+    }
+
+
+def parse_media_roots(text: str) -> list[str]:
+    r"""Parse a server's media folders: one absolute path per line (or per comma).
+
+    >>> parse_media_roots(" /media/movies \n\n/media/tv, D:\\Films ")
+    ['/media/movies', '/media/tv', 'D:\\Films']
+
+    Raises:
+        ValueError: a path that is not absolute.
+    """
+    roots: list[str] = []
+    for raw in re.split(r"[\n,]", text):
+        root = raw.strip()
+        if not root:
+            continue
+        if not _ABSOLUTE.match(root):
+            raise ValueError(f"media folder {root!r} is not an absolute path")
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def validate_servers(
+    directions: Mapping[str, str], sources: Mapping[str, str]
+) -> dict[str, str]:
+    """Errors (form key -> translation key) of contradictory server settings.
+
+    ``directions`` is server id -> ``SERVER_*``; ``sources`` is field -> server id.
+    The base errors are: fewer than two servers take part, no server sends or no
+    server receives. A field's source must be a server that sends.
+    """
+    errors: dict[str, str] = {}
+    active = [d for d in directions.values() if d != SERVER_OFF]
+    if len(active) < 2:
+        errors["base"] = "too_few_servers"
+    elif not any(SERVER_DIRECTION_MAP[d].reads for d in active):
+        errors["base"] = "no_sender"
+    elif not any(SERVER_DIRECTION_MAP[d].writes for d in active):
+        errors["base"] = "no_receiver"
+    for field, sid in sources.items():
+        direction = directions.get(sid, SERVER_OFF)
+        if not SERVER_DIRECTION_MAP[direction].reads:
+            errors[field] = "field_source_cannot_send"
+    return errors
 
 
 def parse_user_map(text: str, known: Iterable[str] = ()) -> list[list[str]]:
@@ -103,6 +225,46 @@ def parse_user_map(text: str, known: Iterable[str] = ()) -> list[list[str]]:
     return groups
 
 
+def _server_options(
+    options: Mapping[str, Any], ids: Sequence[str]
+) -> dict[str, ServerOptions]:
+    """Per-server engine options; servers with only defaults are left out.
+
+    A field with a source server is read from that server only: the source keeps
+    its own direction for the field, every other server that may be written only
+    receives it (``WRITE_ONLY``) and the rest take no part in it. A stored source
+    that can no longer send (its server became receive only or off) is ignored.
+    """
+    directions = {
+        sid: SERVER_DIRECTION_MAP[name]
+        for sid, name in server_directions(options, ids).items()
+    }
+    sources = {
+        SyncField(field): sid
+        for field, sid in field_sources(options, ids).items()
+        if directions[sid].reads
+    }
+    roots = options.get(CONF_MEDIA_ROOTS) or {}
+    result: dict[str, ServerOptions] = {}
+    for sid in ids:
+        own = directions[sid]
+        per_field = {
+            field: own
+            if source == sid
+            else (Direction.WRITE_ONLY if own.writes else Direction.NONE)
+            for field, source in sources.items()
+        }
+        per_field = {f: d for f, d in per_field.items() if d is not own}
+        server = ServerOptions(
+            direction=own,
+            field_directions=per_field,
+            media_roots=tuple(roots.get(sid) or ()),
+        )
+        if server != ServerOptions():
+            result[sid] = server
+    return result
+
+
 def build_sync_options(
     options: Mapping[str, Any],
     servers: Sequence[Mapping[str, Any]],
@@ -115,17 +277,8 @@ def build_sync_options(
     """
     ids = [s[CONF_SERVER_ID] for s in servers]
     primary = options[CONF_PRIMARY_SERVER]
-    priority = (primary, *(sid for sid in ids if sid != primary))
-    per_server: dict[str, ServerOptions] = {}
-    if options[CONF_DIRECTION] == DIRECTION_ONE_WAY:
-        per_server = {
-            sid: ServerOptions(
-                direction=Direction.READ_ONLY
-                if sid == primary
-                else Direction.WRITE_ONLY
-            )
-            for sid in ids
-        }
+    priority = tuple(priority_order(options, ids))
+    per_server = _server_options(options, ids)
     first_sync = (
         FirstSyncPolicy.SOURCE
         if options[CONF_FIRST_SYNC] == FIRST_SYNC_PRIMARY
