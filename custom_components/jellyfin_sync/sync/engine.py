@@ -12,9 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-import sys
 import time
-from types import MappingProxyType
 from typing import Any
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
@@ -45,10 +43,12 @@ from .baseline import (
 )
 from .client import ServerClient
 from .matching import (
+    IndexEntry,
     ItemMatch,
     MatchedUser,
     Steps,
     build_aliases,
+    index_entry,
     match_items,
     match_users,
 )
@@ -67,7 +67,6 @@ SWEEPS: tuple[dict[str, Any], ...] = (
 ITEM_FIELDS = ("ProviderIds", "Path")
 #: Sweeps need no optional fields: ids, types and user data come without asking.
 SWEEP_FIELDS: tuple[str, ...] = ()
-_NO_PROVIDERS: Mapping[str, str] = MappingProxyType({})
 #: Ids per ``get_items`` request.
 ID_BATCH = 100
 
@@ -81,8 +80,8 @@ class _Server:
     info: ServerInfo | None = None
     capabilities: Capabilities | None = None
     users: list[User] = field(default_factory=list)
-    index: dict[str, Item] | None = None
-    series: dict[str, Item] = field(default_factory=dict)
+    index: dict[str, IndexEntry] | None = None
+    series: dict[str, IndexEntry] = field(default_factory=dict)
     cycles_since_index: int = 0
     gone: set[str] = field(default_factory=set)
     """Ids dropped from the index because they vanished; looked up again each cycle
@@ -297,8 +296,8 @@ class SyncEngine:
         await asyncio.gather(*(one(s) for s in self._servers.values()))
 
     async def _load_index(self, server: _Server) -> None:
-        index: dict[str, Item] = {}
-        series: dict[str, Item] = {}
+        index: dict[str, IndexEntry] = {}
+        series: dict[str, IndexEntry] = {}
         async with server.semaphore:
             async for page in server.client.iter_items(
                 None,
@@ -325,30 +324,15 @@ class SyncEngine:
         server.cycles_since_index = 0
         server.gone.clear()
 
-    def _slim(self, server_id: str, item: Item) -> Item:
+    def _slim(self, server_id: str, item: Item) -> IndexEntry:
         """The part of an item matching needs (the index holds 100k of them).
 
-        Names, runtimes and user data are dropped, provider ids cut to the trusted
-        ones, the path kept only when the server has media roots to match it by.
+        A plain tuple (see :data:`~.matching.IndexEntry`): names, runtimes and user
+        data are dropped, provider ids cut to the trusted ones, the path kept only
+        when the server has media roots to match it by.
         """
-        trusted = self.options.provider_keys
-        providers = {
-            sys.intern(key.lower()): value
-            for key, value in item.provider_ids.items()
-            if key.lower() in trusted
-        }
         keep_path = bool(self.options.server(server_id).media_roots)
-        return Item(
-            id=item.id,
-            type=sys.intern(item.type),
-            name="",
-            provider_ids=providers or _NO_PROVIDERS,
-            path=item.path if keep_path else None,
-            series_id=item.series_id,
-            season_number=item.season_number,
-            episode_number=item.episode_number,
-            episode_number_end=item.episode_number_end,
-        )
+        return index_entry(item, self.options.provider_keys, with_path=keep_path)
 
     def _learn(self, server: _Server, item: Item) -> None:
         """Add or update an index entry from an item read with identity fields."""

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 import posixpath
+import sys
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, User
 
@@ -23,6 +24,25 @@ from .options import MatchMethod, SyncOptions
 type Steps[T] = Generator[None, None, T]
 type Node = tuple[str, str]
 """``(server id, item id)``."""
+type IndexEntry = tuple[
+    str,
+    str,
+    str | None,
+    str | None,
+    int | None,
+    int | None,
+    int | None,
+    tuple[str, ...],
+]
+"""An item's identity fields as a plain tuple: ``(id, type, path, series id, season,
+episode, last episode, providers)``, ``providers`` a flat ``(name, value, ...)`` tuple
+with lower-case names and values.
+
+A tuple of strings, numbers and ``None`` is untracked by Python's cyclic garbage
+collector after its first pass, so an index of 100k such entries does not lengthen
+every later collection the way 100k dataclass instances do."""
+type Indexed = Item | IndexEntry
+"""An index value: a model item or its :func:`index_entry`."""
 
 #: Unmatched item ids kept per server for the report.
 UNMATCHED_EXAMPLES = 20
@@ -233,15 +253,60 @@ def _relative(path: str, roots: Sequence[str]) -> str | None:
     return None
 
 
-def _provider(item: Item, name: str) -> str | None:
-    """A provider id of an item, keys and values compared case-insensitively."""
-    value = item.provider_ids.get(name)
-    if value is None:
-        for key, other in item.provider_ids.items():
-            if key.lower() == name:
-                value = other
-                break
-    return value.lower() if value else None
+def _providers(
+    provider_ids: Mapping[str, str], trusted: Collection[str] | None = None
+) -> tuple[str, ...]:
+    """Provider ids as a flat ``(name, value, ...)`` tuple, lower-case.
+
+    A name spelled exactly in lower case wins over other spellings; among those the
+    first one counts. ``trusted`` keeps only the names listed.
+    """
+    found: dict[str, str] = {}
+    for key, value in provider_ids.items():
+        name = key.lower()
+        if trusted is not None and name not in trusted:
+            continue
+        if key == name or name not in found:
+            found[name] = value
+    flat: list[str] = []
+    for name, value in found.items():
+        flat += (sys.intern(name), value.lower())
+    return tuple(flat)
+
+
+def index_entry(
+    item: Item, trusted: Collection[str] | None = None, *, with_path: bool = True
+) -> IndexEntry:
+    """The identity fields of an item as an :data:`IndexEntry`.
+
+    Args:
+        item: The item.
+        trusted: Keep only these provider names (lower-case); all when ``None``.
+        with_path: Keep the path (only matching by relative path needs it).
+    """
+    return (
+        item.id,
+        sys.intern(item.type),
+        item.path if with_path else None,
+        sys.intern(item.series_id) if item.series_id else item.series_id,
+        item.season_number,
+        item.episode_number,
+        item.episode_number_end,
+        _providers(item.provider_ids, trusted),
+    )
+
+
+def _entry(value: Indexed) -> IndexEntry:
+    return value if isinstance(value, tuple) else index_entry(value)
+
+
+def _provider(entry: IndexEntry, name: str) -> str | None:
+    """A provider id of an entry (names and values are lower-case already)."""
+    providers = entry[7]
+    for position in range(0, len(providers), 2):
+        if providers[position] == name:
+            return providers[position + 1] or None
+    return None
 
 
 class _Keys:
@@ -249,7 +314,7 @@ class _Keys:
 
     def __init__(
         self,
-        series: Mapping[str, Mapping[str, Item]],
+        series: Mapping[str, Mapping[str, Indexed]],
         options: SyncOptions,
         roots: Mapping[str, Sequence[str]],
     ) -> None:
@@ -258,37 +323,35 @@ class _Keys:
         self.roots = roots
 
     def key(
-        self, stage: MatchMethod, group: str, server_id: str, item: Item
+        self, stage: MatchMethod, group: str, server_id: str, entry: IndexEntry
     ) -> str | None:
         """One key of an item (``group`` = provider name, or the stage's name)."""
+        item_id, kind, path, series_id, season, episode, episode_end, _ = entry
         if stage is MatchMethod.ID:
-            return f"id:{item.id}" if self.options.match_by_id else None
+            return f"id:{item_id}" if self.options.match_by_id else None
         if stage is MatchMethod.PROVIDER:
-            value = _provider(item, group)
-            return f"{item.type.lower()}:{group}:{value}" if value else None
+            value = _provider(entry, group)
+            return f"{kind.lower()}:{group}:{value}" if value else None
         if stage is MatchMethod.EPISODE:
-            if (
-                item.type != "Episode"
-                or not item.series_id
-                or item.season_number is None
-                or item.episode_number is None
-            ):
+            if kind != "Episode" or not series_id or season is None or episode is None:
                 return None
-            show = self.series.get(server_id, {}).get(item.series_id)
-            value = _provider(show, group) if show is not None else None
+            show = self.series.get(server_id, {}).get(series_id)
+            value = _provider(_entry(show), group) if show is not None else None
             if not value:
                 return None
-            number = f"s{item.season_number}e{item.episode_number}"
-            if item.episode_number_end is not None:
-                number += f"-{item.episode_number_end}"
+            number = f"s{season}e{episode}"
+            if episode_end is not None:
+                number += f"-{episode_end}"
             return f"episode:series:{group}:{value}:{number}"
         roots = self.roots.get(server_id, ())
-        if not item.path or not roots:
+        if not path or not roots:
             return None
-        relative = _relative(item.path, roots)
-        return f"path:{item.type.lower()}:{relative}" if relative is not None else None
+        relative = _relative(path, roots)
+        return f"path:{kind.lower()}:{relative}" if relative is not None else None
 
-    def ranked(self, server_id: str, item: Item) -> Iterator[tuple[int, int, str]]:
+    def ranked(
+        self, server_id: str, item: IndexEntry
+    ) -> Iterator[tuple[int, int, str]]:
         """All keys of an item as ``(stage rank, group rank, key)``."""
         for stage in _STAGES:
             for group_rank, group in enumerate(self.groups(stage)):
@@ -302,7 +365,7 @@ class _Keys:
             return self.options.provider_keys
         return (stage.value,)
 
-    def providers(self, item: Item) -> dict[str, str]:
+    def providers(self, item: IndexEntry) -> dict[str, str]:
         """The item's trusted provider ids (for contradiction checks)."""
         found: dict[str, str] = {}
         for name in self.options.provider_keys:
@@ -326,19 +389,21 @@ def item_keys(
     ['movie:imdb:tt1', 'id:a1']
     """
     keys = _Keys({"": series}, options, {"": roots})
-    return [key for _, _, key in sorted(keys.ranked("", item))]
+    return [key for _, _, key in sorted(keys.ranked("", index_entry(item)))]
 
 
 def match_items(
-    indexes: Mapping[str, Mapping[str, Item]],
-    series: Mapping[str, Mapping[str, Item]],
+    indexes: Mapping[str, Mapping[str, Indexed]],
+    series: Mapping[str, Mapping[str, Indexed]],
     options: SyncOptions,
 ) -> Steps[ItemMatch]:
     """Group the items of all servers (a step generator, see :func:`run`).
 
     Args:
-        indexes: Server id -> item id -> item (identity fields only).
-        series: Server id -> series id -> series item (for episode matching).
+        indexes: Server id -> item id -> item (identity fields only) or its
+            :func:`index_entry`.
+        series: Server id -> series id -> series item or entry (for episode
+            matching).
         options: Matching options (``match_by_id``, ``provider_keys``, media roots).
     """
     servers = sorted(indexes)
@@ -349,14 +414,14 @@ def match_items(
     )
     every = max(1, options.yield_every)
     node_server: list[str] = []
-    node_item: list[Item] = []
+    node_item: list[IndexEntry] = []
     for server_id in servers:
         server_index = indexes[server_id]
         ordered = sorted(server_index)
         yield  # a 100k-item index takes ~30 ms to sort and as long to walk
         for position, item_id in enumerate(ordered, 1):
             node_server.append(server_id)
-            node_item.append(server_index[item_id])
+            node_item.append(_entry(server_index[item_id]))
             if position % every == 0:
                 yield
     count = len(node_item)
@@ -409,7 +474,7 @@ def match_items(
                             Ambiguity(
                                 server_id=server_id,
                                 key=key,
-                                item_ids=tuple(sorted(node_item[n].id for n in found)),
+                                item_ids=tuple(sorted(node_item[n][0] for n in found)),
                             )
                         )
                     else:
@@ -463,7 +528,7 @@ def match_items(
             result.unmatched[server_id] += 1
             examples = result.unmatched_examples.setdefault(server_id, [])
             if len(examples) < UNMATCHED_EXAMPLES:
-                examples.append(node_item[nodes[0]].id)
+                examples.append(node_item[nodes[0]][0])
             continue
         method = _STAGES[stage_of.get(root, 0)]
         identity = min(
@@ -473,21 +538,21 @@ def match_items(
             ),
             key=lambda k: k if k is not None else (9, 0, ""),
         )
-        name = identity[2] if identity is not None else f"node:{node_item[nodes[0]].id}"
+        name = identity[2] if identity is not None else f"node:{node_item[nodes[0]][0]}"
         if name in result.by_identity:
-            name = f"{name}#{node_item[nodes[0]].id}"
+            name = f"{name}#{node_item[nodes[0]][0]}"
         index = len(result.items)
         result.items.append(
             MatchedItem(
                 identity=name,
                 method=method,
-                members={node_server[n]: node_item[n].id for n in nodes},
+                members={node_server[n]: node_item[n][0] for n in nodes},
             )
         )
         result.by_identity[name] = index
         result.by_method[method] += 1
         for n in nodes:
-            result.members_index[node_server[n]][node_item[n].id] = index
+            result.members_index[node_server[n]][node_item[n][0]] = index
         steps += 1
         if steps % every == 0:
             yield
@@ -498,7 +563,7 @@ def match_items(
             key
             for server_id, item_id in result.items[index].members.items()
             if (item := indexes[server_id].get(item_id)) is not None
-            for key in keys.ranked(server_id, item)
+            for key in keys.ranked(server_id, _entry(item))
         }
         return [key for _, _, key in sorted(found)]
 

@@ -1,0 +1,94 @@
+"""Index entries: the plain tuples the engine keeps per item (``sync/matching.py``)."""
+
+import gc
+
+from custom_components.jellyfin_sync.jellyfin.models import Item
+from custom_components.jellyfin_sync.sync import ServerOptions, SyncOptions, match_items
+from custom_components.jellyfin_sync.sync.matching import index_entry, run
+from tests.engine_fakes import FakeServer
+
+
+def movie(ids: dict[str, str], path: str | None = "/m/A.mkv") -> Item:
+    return Item(id="a" * 32, type="Movie", name="A", provider_ids=ids, path=path)
+
+
+def test_entry_keeps_identity_fields_and_lower_cases_provider_ids() -> None:
+    entry = index_entry(movie({"Imdb": "TT1", "Tmdb": "7"}))
+    assert entry == (
+        "a" * 32,
+        "Movie",
+        "/m/A.mkv",
+        None,
+        None,
+        None,
+        None,
+        ("imdb", "tt1", "tmdb", "7"),
+    )
+
+
+def test_exact_lower_case_name_wins_then_first_other_spelling() -> None:
+    ids = {"IMDB": "tt1", "Imdb": "tt2", "imdb": "tt3", "TMDB": "5", "Tmdb": "6"}
+    entry = index_entry(movie(ids))
+    assert entry[7] == ("imdb", "tt3", "tmdb", "5")
+
+
+def test_untrusted_provider_ids_and_unwanted_paths_are_dropped() -> None:
+    entry = index_entry(
+        movie({"Imdb": "TT1", "Zap2It": "x"}), ("imdb",), with_path=False
+    )
+    assert entry[2] is None
+    assert entry[7] == ("imdb", "tt1")
+
+
+def test_entries_are_untracked_by_the_garbage_collector() -> None:
+    entry = index_entry(movie({"Imdb": "TT1"}))
+    assert gc.is_tracked(entry)
+    # A collection untracks the provider tuple, the next one the entry (young
+    # collections do the same long before an entry reaches the old generation
+    # that full collections scan).
+    gc.collect()
+    gc.collect()
+    assert not gc.is_tracked(entry)
+    assert not gc.is_tracked(entry[7])
+
+
+def test_matching_entries_equals_matching_items() -> None:
+    a, b = FakeServer("a"), FakeServer("b")
+    show_a = a.add_series("/a/tv/Show", ids={"Tvdb": "81189"})
+    show_b = b.add_series("/b/tv/Show", ids={"tvdb": "81189"})
+    a.add_episode(show_a, 1, 1)
+    b.add_episode(show_b, 1, 1)
+    a.add_episode(show_a, 1, 2, ids={"TVDB": "2"})
+    b.add_episode(show_b, 1, 2, ids={"tvdb": "2"})
+    a.add_movie("/a/movies/X.mkv", ids={"IMDB": "TT5"})
+    b.add_movie("/b/movies/X.mkv", ids={"imdb": "tt5"})
+    a.add_movie("/a/home/Y.mkv")
+    b.add_movie("/b/home/Y.mkv")
+    a.add_movie("/a/home/Only A.mkv", ids={"imdb": ""})
+    options = SyncOptions(
+        servers={
+            "a": ServerOptions(media_roots=("/a",)),
+            "b": ServerOptions(media_roots=("/b",)),
+        }
+    )
+    items = {
+        s.server_id: {i.id: i for i in s.items.values() if i.type != "Series"}
+        for s in (a, b)
+    }
+    series = {
+        s.server_id: {i.id: i for i in s.items.values() if i.type == "Series"}
+        for s in (a, b)
+    }
+    from_items = run(match_items(items, series, options))
+    from_entries = run(
+        match_items(
+            {s: {k: index_entry(v) for k, v in m.items()} for s, m in items.items()},
+            {s: {k: index_entry(v) for k, v in m.items()} for s, m in series.items()},
+            options,
+        )
+    )
+    assert len(from_items.items) == 4
+    assert from_entries.items == from_items.items
+    assert from_entries.unmatched == from_items.unmatched == {"a": 1, "b": 0}
+    for index in range(len(from_items.items)):
+        assert from_entries.keys(index) == from_items.keys(index)
