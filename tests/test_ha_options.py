@@ -601,3 +601,45 @@ async def test_media_roots_match_items_without_provider_ids(
     )
     await setup_entry(hass, entry)
     assert cabin.user_data("alice", cabin_id)["Played"] is True
+
+
+async def test_old_one_way_entry_opens_the_server_pages_with_its_meaning(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    """An entry stored before the server pages: one-way from Cabin."""
+    home, cabin = group
+    entry = make_entry(hass, [home, cabin])
+    old = {
+        key: value
+        for key, value in entry.options.items()
+        if key
+        not in (
+            CONF_SERVER_DIRECTIONS,
+            CONF_PRIORITY,
+            CONF_MEDIA_ROOTS,
+            CONF_FIELD_SOURCES,
+        )
+    }
+    old.update({CONF_DIRECTION: "one_way", CONF_PRIMARY_SERVER: cabin.server_id})
+    hass.config_entries.async_update_entry(entry, options=old)
+    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    flow_id = result["flow_id"]
+    result = await _configure(
+        hass,
+        flow_id,
+        _general(**{CONF_DIRECTION: "one_way", CONF_PRIMARY_SERVER: cabin.server_id}),
+    )
+
+    def defaults(result: Any) -> dict[str, Any]:
+        return {
+            str(key): key.default()
+            for key in result["data_schema"].schema
+            if key.default is not vol.UNDEFINED
+        }
+
+    assert result["description_placeholders"]["server"] == "Home"
+    assert defaults(result) == {CONF_SERVER_DIRECTION: "receive_only", CONF_RANK: 2}
+    result = await _configure(hass, flow_id, _server("receive_only", 2))
+    assert defaults(result) == {CONF_SERVER_DIRECTION: "source_only", CONF_RANK: 1}
+    hass.config_entries.options.async_abort(flow_id)
+    assert dict(entry.options) == old
