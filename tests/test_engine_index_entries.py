@@ -2,9 +2,21 @@
 
 import gc
 
+import pytest
+
 from custom_components.jellyfin_sync.jellyfin.models import Item
-from custom_components.jellyfin_sync.sync import ServerOptions, SyncOptions, match_items
-from custom_components.jellyfin_sync.sync.matching import index_entry, run
+from custom_components.jellyfin_sync.sync import (
+    MatchedItem,
+    MatchMethod,
+    ServerOptions,
+    SyncOptions,
+    match_items,
+)
+from custom_components.jellyfin_sync.sync.matching import (
+    MatchedItems,
+    index_entry,
+    run,
+)
 from tests.engine_fakes import FakeServer
 
 
@@ -92,3 +104,33 @@ def test_matching_entries_equals_matching_items() -> None:
     assert from_entries.unmatched == from_items.unmatched == {"a": 1, "b": 0}
     for index in range(len(from_items.items)):
         assert from_entries.keys(index) == from_items.keys(index)
+
+
+def test_matched_items_read_like_a_list() -> None:
+    items = MatchedItems()
+    assert items == []
+    first = items.add("movie:imdb:tt1", MatchMethod.PROVIDER, [("a", "1"), ("b", "2")])
+    items.add("path:movie:x.mkv", MatchMethod.PATH, [("a", "3"), ("c", "4")])
+    expected = [
+        MatchedItem(
+            identity="movie:imdb:tt1",
+            method=MatchMethod.PROVIDER,
+            members={"a": "1", "b": "2"},
+        ),
+        MatchedItem(
+            identity="path:movie:x.mkv",
+            method=MatchMethod.PATH,
+            members={"a": "3", "c": "4"},
+        ),
+    ]
+    assert len(items) == 2
+    assert items == expected
+    assert items != expected[:1]
+    assert items != 5
+    assert items[first] is items[0] is items[-2]
+    assert items[-1] == expected[1]
+    assert items.identity(1) == "path:movie:x.mkv"
+    assert list(items) == expected
+    assert repr(items) == repr(expected)
+    with pytest.raises(IndexError):
+        items[2]

@@ -187,6 +187,82 @@ class MatchedItem:
     """Server id -> item id."""
 
 
+class MatchedItems:
+    """The matched items of a match, stored compactly.
+
+    A 100k library has about as many matched items; as :class:`MatchedItem`
+    instances with a member dict each they took ~250 bytes apiece and every one was
+    scanned by each full garbage collection. Here they are a list of identities, a
+    list of methods and a list of flat ``(server id, item id, ...)`` tuples (which
+    the collector untracks); a :class:`MatchedItem` is made when an item is read by
+    index and kept, so reading it again gives the same object. Iteration makes
+    objects without keeping them.
+    """
+
+    __slots__ = ("_identities", "_made", "_members", "_methods")
+
+    def __init__(self) -> None:
+        """Start empty."""
+        self._identities: list[str] = []
+        self._methods: list[MatchMethod] = []
+        self._members: list[tuple[str, ...]] = []
+        self._made: dict[int, MatchedItem] = {}
+
+    def add(
+        self, identity: str, method: MatchMethod, members: Sequence[tuple[str, str]]
+    ) -> int:
+        """Add an item (``members`` = ``(server id, item id)`` pairs); its index."""
+        self._identities.append(identity)
+        self._methods.append(method)
+        self._members.append(tuple(part for pair in members for part in pair))
+        return len(self._identities) - 1
+
+    def identity(self, index: int) -> str:
+        """The identity of an item, without making its object."""
+        return self._identities[index]
+
+    def _make(self, index: int) -> MatchedItem:
+        flat = self._members[index]
+        return MatchedItem(
+            identity=self._identities[index],
+            method=self._methods[index],
+            members=dict(zip(flat[::2], flat[1::2], strict=True)),
+        )
+
+    def __len__(self) -> int:
+        """Number of matched items."""
+        return len(self._identities)
+
+    def __getitem__(self, index: int) -> MatchedItem:
+        """The item at an index (made once, then kept)."""
+        if index < 0:
+            index += len(self)
+        made = self._made.get(index)
+        if made is None:
+            made = self._made[index] = self._make(range(len(self))[index])
+        return made
+
+    def __iter__(self) -> Iterator[MatchedItem]:
+        """Every item in order (objects not read by index before are not kept)."""
+        for index in range(len(self)):
+            made = self._made.get(index)
+            yield made if made is not None else self._make(index)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another sequence of the same items (lists included)."""
+        if not isinstance(other, Sequence | MatchedItems):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            a == b for a, b in zip(self, other, strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Like a list of the items."""
+        return repr(list(self))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ambiguity:
     """A key shared by several items of one server; it is not used there."""
@@ -200,7 +276,7 @@ class Ambiguity:
 class ItemMatch:
     """Result of :func:`match_items`."""
 
-    items: list[MatchedItem]
+    items: MatchedItems
     by_identity: dict[str, int]
     by_method: dict[MatchMethod, int]
     unmatched: dict[str, int]
@@ -513,7 +589,7 @@ def match_items(
         if steps % every == 0:
             yield
     result = ItemMatch(
-        items=[],
+        items=MatchedItems(),
         by_identity={},
         by_method=dict.fromkeys(_STAGES, 0),
         unmatched=dict.fromkeys(servers, 0),
@@ -541,13 +617,8 @@ def match_items(
         name = identity[2] if identity is not None else f"node:{node_item[nodes[0]][0]}"
         if name in result.by_identity:
             name = f"{name}#{node_item[nodes[0]][0]}"
-        index = len(result.items)
-        result.items.append(
-            MatchedItem(
-                identity=name,
-                method=method,
-                members={node_server[n]: node_item[n][0] for n in nodes},
-            )
+        index = result.items.add(
+            name, method, [(node_server[n], node_item[n][0]) for n in nodes]
         )
         result.by_identity[name] = index
         result.by_method[method] += 1
@@ -561,7 +632,7 @@ def match_items(
     def key_source(index: int) -> list[str]:
         found = {
             key
-            for server_id, item_id in result.items[index].members.items()
+            for server_id, item_id in result.items._make(index).members.items()
             if (item := indexes[server_id].get(item_id)) is not None
             for key in keys.ranked(server_id, _entry(item))
         }

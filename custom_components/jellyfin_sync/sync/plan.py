@@ -155,7 +155,7 @@ def _interesting(
         index = match.resolve(key)
         if index is None:
             unresolved.append(key)
-        elif index not in stored_key or key == match.items[index].identity:
+        elif index not in stored_key or key == match.items.identity(index):
             stored_key[index] = key
         if count % 1000 == 0:
             yield
