@@ -393,3 +393,20 @@ def test_dates_within_a_second_are_the_same() -> None:
     )
     assert target == base
     assert decisions == []
+
+
+def test_servers_new_to_an_item_keep_what_the_others_agreed() -> None:
+    """Two servers that were down when the item was first synced join it empty.
+
+    Found by the property test: without the agreed state in the merge, their
+    untouched copies out-voted it and the play was reset everywhere.
+    """
+    target, _ = resolve(
+        [part("b", UserData(), None), part("c", UserData(), None)],
+        WATCHED,
+        SyncOptions(),
+        now=NOW,
+    )
+    assert target.played is True
+    assert target.play_count == 1
+    assert target.last_played_date == D1

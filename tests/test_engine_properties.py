@@ -8,7 +8,7 @@ servers; no cycle resets anything that no user reset.
 import asyncio
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from custom_components.jellyfin_sync.jellyfin.models import UserData
 from custom_components.jellyfin_sync.sync import GuardLimits, SyncEngine, SyncOptions
@@ -191,5 +191,27 @@ async def run_scenario(count: int, same_ids: bool, rounds: list[Round]) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(scenarios())
+# Servers down while a change is first synced, then the others down (found by
+# hypothesis: the returning servers' untouched copies reset the change).
+@example(
+    (
+        4,
+        False,
+        [
+            Round(((0, 0, "play", 1),), frozenset([1, 2]), frozenset()),
+            Round((), frozenset([3, 0]), frozenset()),
+        ],
+    )
+)
+@example(
+    (
+        4,
+        False,
+        [
+            Round(((0, 0, "partial", 1),), frozenset([1, 2]), frozenset()),
+            Round((), frozenset([3, 0]), frozenset()),
+        ],
+    )
+)
 def test_random_actions_and_faults(scenario: tuple[int, bool, list[Round]]) -> None:
     asyncio.run(run_scenario(*scenario))

@@ -348,7 +348,12 @@ def resolve(
                 [(AGREED, target), *((p.server_id, p.current) for p in unknown)], target
             )
     else:
-        target = merge.combine([(p.server_id, p.current) for p in unknown], ref)
+        # Servers new to this item still meet what the others agreed on before:
+        # a server that joins empty must not un-watch what the group knows.
+        entries = [(p.server_id, p.current) for p in unknown]
+        if agreed is not None:
+            entries.insert(0, (AGREED, agreed))
+        target = merge.combine(entries, ref)
     if (
         SyncField.LAST_PLAYED in options.fields
         and target.played
