@@ -3,7 +3,7 @@
 Each participating server brings its current state and its *base*: the state last
 confirmed on it (``None`` when the server never took part for this item and user).
 A field whose current value differs from the server's base was changed there since
-the last sync. The rules, in the words of ``docs/merge-rules.md``:
+the last sync. The rules, as the README explains them to users:
 
 * one server changed a field: the change goes everywhere (also un-watching,
   un-favouriting and clearing a rating);
