@@ -234,7 +234,7 @@ def test_recent_writes_expire_and_can_be_forgotten() -> None:
 
 
 def test_documented_template_is_the_one_the_flows_show() -> None:
-    docs = (Path(__file__).parents[1] / "docs" / "webhook.md").read_text()
+    docs = (Path(__file__).parents[1] / "README.md").read_text()
     assert f"\n{WEBHOOK_TEMPLATE}\n" in docs
     assert json.loads(WEBHOOK_TEMPLATE.replace("{{", "").replace("}}", "")).keys() >= {
         "NotificationType",
