@@ -11,6 +11,7 @@ from custom_components.jellyfin_sync.sync import (
     ServerOptions,
     SyncOptions,
     match_items,
+    matching,
 )
 from custom_components.jellyfin_sync.sync.matching import (
     MatchedItems,
@@ -134,3 +135,57 @@ def test_matched_items_read_like_a_list() -> None:
     assert repr(items) == repr(expected)
     with pytest.raises(IndexError):
         items[2]
+
+
+def test_keys_whose_hashes_collide_match_as_if_they_did_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    servers = [FakeServer(name) for name in "abc"]
+    for server in servers:
+        show = server.add_series(f"/{server.server_id}/tv/S", ids={"Tvdb": "81189"})
+        for episode in range(1, 4):
+            server.add_episode(show, 1, episode)
+        server.add_movie(f"/{server.server_id}/m/X.mkv", ids={"Imdb": "tt5"})
+        server.add_movie(f"/{server.server_id}/m/Y.mkv", ids={"Imdb": "tt6"})
+        server.add_movie(f"/{server.server_id}/m/Z.mkv")
+    # Two items of "a" share a key (ambiguous); "c" contradicts "a" on tmdb.
+    servers[0].add_movie("/a/m/Y2.mkv", ids={"Imdb": "tt6"})
+    servers[0].add_movie("/a/m/W.mkv", ids={"Imdb": "tt7", "Tmdb": "1"})
+    servers[2].add_movie("/c/m/W.mkv", ids={"Imdb": "tt7", "Tmdb": "2"})
+    options = SyncOptions(
+        servers={
+            s.server_id: ServerOptions(media_roots=(f"/{s.server_id}",))
+            for s in servers
+        }
+    )
+
+    def split(kind: str) -> dict[str, dict[str, Item]]:
+        return {
+            s.server_id: {
+                i.id: i
+                for i in s.items.values()
+                if (i.type == "Series") == (kind == "s")
+            }
+            for s in servers
+        }
+
+    def summary() -> tuple[object, ...]:
+        match = run(match_items(split("i"), split("s"), options))
+        return (
+            list(match.items),
+            match.by_identity,
+            match.by_method,
+            match.unmatched,
+            match.unmatched_examples,
+            match.ambiguous,
+            match.conflicts,
+            match.members_index,
+        )
+
+    expected = summary()
+    assert len(expected[0]) == 6  # type: ignore[arg-type]
+    assert expected[5]
+    assert expected[6]
+    for collide in (lambda key: 0, lambda key: len(key) % 3, lambda key: -len(key) % 2):
+        monkeypatch.setattr(matching, "_digest", collide)
+        assert summary() == expected

@@ -468,6 +468,55 @@ def item_keys(
     return [key for _, _, key in sorted(keys.ranked("", index_entry(item)))]
 
 
+#: Hash of a key string in the per-stage tables (replaceable to test collisions).
+_digest: Callable[[str], int] = hash
+
+
+def _shared_keys(
+    keys: _Keys,
+    stage: MatchMethod,
+    group: str,
+    node_server: Sequence[str],
+    node_item: Sequence[IndexEntry],
+    every: int,
+) -> Steps[list[tuple[str, list[int]]]]:
+    """The keys of one pass that two or more nodes have, sorted, nodes ascending.
+
+    Most keys name one node and are not needed later, so the table holds a key's
+    hash and its first node only; the key string and a node list are kept from the
+    second node on (once the first node's key is confirmed to be the same string).
+    Keys that merely share the hash of another key are collected by string aside.
+    """
+    digest = _digest
+    first: dict[int, int] = {}
+    shared: dict[int, tuple[str, list[int]]] = {}
+    clashes: dict[str, list[int]] = defaultdict(list)
+    for node in range(len(node_item)):
+        key = keys.key(stage, group, node_server[node], node_item[node])
+        if node % every == every - 1:
+            yield
+        if key is None:
+            continue
+        hashed = digest(key)
+        known = shared.get(hashed)
+        if known is not None:
+            (known[1] if known[0] == key else clashes[key]).append(node)
+            continue
+        earlier = first.setdefault(hashed, node)
+        if earlier == node:
+            continue
+        if keys.key(stage, group, node_server[earlier], node_item[earlier]) == key:
+            shared[hashed] = (key, [earlier, node])
+        else:
+            clashes[key].append(node)
+    del first
+    found = list(shared.values())
+    del shared
+    found += ((key, nodes) for key, nodes in clashes.items() if len(nodes) > 1)
+    found.sort()
+    return found
+
+
 def match_items(
     indexes: Mapping[str, Mapping[str, Indexed]],
     series: Mapping[str, Mapping[str, Indexed]],
@@ -505,7 +554,10 @@ def match_items(
     bit = {server_id: 1 << i for i, server_id in enumerate(servers)}
     mask = [bit[s] for s in node_server]
     provs: dict[int, dict[str, str]] = {}
-    stage_of: dict[int, int] = {}
+    """Root -> the group's provider ids, kept only where they differ from the root's
+    own (joins of items with the same ids, the usual case, store nothing)."""
+    stage_of = bytearray(count)
+    """Root -> index of the weakest stage that joined its group."""
 
     def find(node: int) -> int:
         root = node
@@ -524,21 +576,13 @@ def match_items(
     steps = 0
     for stage_index, stage in enumerate(_STAGES):
         for group in keys.groups(stage):
-            by_key: dict[str, list[int]] = {}
-            for node in range(count):
-                key = keys.key(stage, group, node_server[node], node_item[node])
-                if key is not None:
-                    by_key.setdefault(key, []).append(node)
+            shared = yield from _shared_keys(
+                keys, stage, group, node_server, node_item, every
+            )
+            for key, nodes in shared:
                 steps += 1
                 if steps % every == 0:
                     yield
-            for key in sorted(by_key):
-                steps += 1
-                if steps % every == 0:
-                    yield
-                nodes = by_key[key]
-                if len(nodes) < 2:
-                    continue
                 per_server: dict[str, list[int]] = defaultdict(list)
                 for node in nodes:
                     per_server[node_server[node]].append(node)
@@ -576,18 +620,25 @@ def match_items(
                     keep, drop = min(root, other), max(root, other)
                     parent[drop] = keep
                     mask[keep] |= mask[drop]
-                    provs[keep] = {**theirs, **mine}
+                    merged = {**theirs, **mine}
                     provs.pop(drop, None)
-                    stage_of[keep] = max(
-                        stage_of.get(keep, 0), stage_of.pop(drop, 0), stage_index
-                    )
+                    if merged == keys.providers(node_item[keep]):
+                        provs.pop(keep, None)
+                    else:
+                        provs[keep] = merged
+                    stage_of[keep] = max(stage_of[keep], stage_of[drop], stage_index)
                     root = keep
-    groups: dict[int, list[int]] = defaultdict(list)
+            del shared
+    provs.clear()
+    # Every root is the smallest node of its group (joins keep the smaller root), so
+    # ordering the nodes by root (stable) lists the groups by root, members in order.
     for node in range(count):
-        groups[find(node)].append(node)
+        find(node)
         steps += 1
         if steps % every == 0:
             yield
+    order = sorted(range(count), key=parent.__getitem__)
+    yield
     result = ItemMatch(
         items=MatchedItems(),
         by_identity={},
@@ -597,8 +648,14 @@ def match_items(
         conflicts=conflicts,
         members_index={s: {} for s in servers},
     )
-    for root in sorted(groups):
-        nodes = groups[root]
+    start = 0
+    while start < count:
+        root = parent[order[start]]
+        end = start + 1
+        while end < count and parent[order[end]] == root:
+            end += 1
+        nodes = order[start:end]
+        start = end
         if len(nodes) < 2:
             server_id = node_server[nodes[0]]
             result.unmatched[server_id] += 1
@@ -606,7 +663,7 @@ def match_items(
             if len(examples) < UNMATCHED_EXAMPLES:
                 examples.append(node_item[nodes[0]][0])
             continue
-        method = _STAGES[stage_of.get(root, 0)]
+        method = _STAGES[stage_of[root]]
         identity = min(
             (
                 next(iter(sorted(keys.ranked(node_server[n], node_item[n]))), None)
