@@ -479,17 +479,21 @@ def _shared_keys(
     node_server: Sequence[str],
     node_item: Sequence[IndexEntry],
     every: int,
+    find: Callable[[int], int],
 ) -> Steps[list[tuple[str, list[int]]]]:
-    """The keys of one pass that two or more nodes have, sorted, nodes ascending.
+    """The keys of one pass that can join or are ambiguous, sorted, nodes ascending.
 
-    Most keys name one node and are not needed later, so the table holds a key's
-    hash and its first node only; the key string and a node list are kept from the
-    second node on (once the first node's key is confirmed to be the same string).
-    Keys that merely share the hash of another key are collected by string aside.
+    Most keys name one node, so the table holds a key's hash and its first node
+    only; a node list is kept from the second node on (once the first node's key is
+    confirmed to be the same string), and the key string only once the key has
+    nodes in two groups. A key whose nodes are all in one group already can neither
+    join nor be ambiguous (a group holds one item per server) and is left out. Keys
+    that merely share the hash of another key are collected by string aside.
     """
     digest = _digest
     first: dict[int, int] = {}
-    shared: dict[int, tuple[str, list[int]]] = {}
+    shared: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
     clashes: dict[str, list[int]] = defaultdict(list)
     for node in range(len(node_item)):
         key = keys.key(stage, group, node_server[node], node_item[node])
@@ -498,20 +502,30 @@ def _shared_keys(
         if key is None:
             continue
         hashed = digest(key)
-        known = shared.get(hashed)
-        if known is not None:
-            (known[1] if known[0] == key else clashes[key]).append(node)
-            continue
-        earlier = first.setdefault(hashed, node)
-        if earlier == node:
-            continue
-        if keys.key(stage, group, node_server[earlier], node_item[earlier]) == key:
-            shared[hashed] = (key, [earlier, node])
+        nodes = shared.get(hashed)
+        if nodes is None:
+            earlier = first.setdefault(hashed, node)
+            if earlier == node:
+                continue
+            nodes = [earlier]
+            name = keys.key(stage, group, node_server[earlier], node_item[earlier])
+            if name == key:
+                shared[hashed] = nodes
         else:
+            name = names.get(hashed) or keys.key(
+                stage, group, node_server[nodes[0]], node_item[nodes[0]]
+            )
+        if name != key:
             clashes[key].append(node)
+            continue
+        nodes.append(node)
+        if hashed not in names and find(node) != find(nodes[0]):
+            names[hashed] = key
     del first
-    found = list(shared.values())
-    del shared
+    found = [
+        (names[hashed], nodes) for hashed, nodes in shared.items() if hashed in names
+    ]
+    del shared, names
     found += ((key, nodes) for key, nodes in clashes.items() if len(nodes) > 1)
     found.sort()
     return found
@@ -577,7 +591,7 @@ def match_items(
     for stage_index, stage in enumerate(_STAGES):
         for group in keys.groups(stage):
             shared = yield from _shared_keys(
-                keys, stage, group, node_server, node_item, every
+                keys, stage, group, node_server, node_item, every, find
             )
             for key, nodes in shared:
                 steps += 1
