@@ -128,7 +128,9 @@ def test_matched_items_read_like_a_list() -> None:
     assert items == expected
     assert items != expected[:1]
     assert items != 5
-    assert items[first] is items[0] is items[-2]
+    assert items[first] == items[0] == items[-2] == expected[0]
+    # Made on each read: the list keeps no objects per item.
+    assert items[0] is not items[0]
     assert items[-1] == expected[1]
     assert items.identity(1) == "path:movie:x.mkv"
     assert list(items) == expected

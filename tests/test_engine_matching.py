@@ -236,7 +236,7 @@ def test_aliases_resolve_keys_that_name_one_item() -> None:
     assert match.resolve("movie:tmdb:7") is None
     assert match.resolve("nope") is None
     run(build_aliases(match, wanted))  # already looked for: nothing to do
-    assert match.member("a", movie.id) is match.items[first]
+    assert match.member("a", movie.id) == match.items[first]
     assert match.member("a", "nope") is None
 
 

@@ -110,6 +110,8 @@ from .writes import OpKind, WriteOp, needs_current, plan_write, values_match
 
 #: 5xx statuses worth another try (a proxy or Jellyfin restarting).
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
+#: Items of a listing page turned into models between two turns of the event loop.
+PARSE_CHUNK = 100
 #: Longest single backoff when the server gives no Retry-After.
 _MAX_BACKOFF = 30.0
 _ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
@@ -488,7 +490,7 @@ class JellyfinClient:
                     "enableTotalRecordCount": _bool(count),
                 }
                 data = await self._request("GET", path, params=page_query)
-                items, reported = self._parse_page(data, f"GET {path}")
+                items, reported = await self._parse_page(data, f"GET {path}")
                 if count:
                     total = reported
                 page = [item for item in items if item.id not in seen]
@@ -719,10 +721,22 @@ class JellyfinClient:
         except JellyfinResponseError as err:
             raise JellyfinResponseError(f"{what}: {err}") from err
 
-    def _parse_page(self, data: object, what: str) -> tuple[list[Item], int | None]:
+    async def _parse_page(
+        self, data: object, what: str
+    ) -> tuple[list[Item], int | None]:
         if not isinstance(data, Mapping) or not isinstance(data.get("Items"), list):
             raise JellyfinResponseError(f"{what}: the answer has no Items list")
-        items = [self._parse(Item.from_json, entry, what) for entry in data["Items"]]
+        raw: list[Any] = data["Items"]
+        items: list[Item] = []
+        for start in range(0, len(raw), PARSE_CHUNK):
+            if start:
+                # A page of hundreds of items takes tens of milliseconds to turn
+                # into models: let the event loop run in between.
+                await asyncio.sleep(0)
+            items += (
+                self._parse(Item.from_json, entry, what)
+                for entry in raw[start : start + PARSE_CHUNK]
+            )
         total = data.get("TotalRecordCount")
         if not isinstance(total, int) or isinstance(total, bool):
             total = None

@@ -16,7 +16,7 @@ never one server's item id) it keeps:
 Only non-default states are stored: an item everyone left untouched has no entry.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -34,12 +34,15 @@ from . import fields as fx
 BASELINE_VERSION = 1
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class BaselineEntry:
-    """Agreed and per-server confirmed state of one item for one user."""
+    """Agreed and per-server confirmed state of one item for one user.
+
+    A value: change an item by storing a new entry in :attr:`UserBaseline.items`.
+    """
 
     agreed: UserData
-    confirmed: dict[str, UserData] = field(default_factory=dict)
+    confirmed: Mapping[str, UserData] = field(default_factory=dict)
     """Server id -> last confirmed state, for every server that took part."""
 
     @property
@@ -50,13 +53,93 @@ class BaselineEntry:
         )
 
 
+type _PackedEntry = tuple[Any, ...]
+"""``(agreed, server id, state, server id, state, ...)``, states packed, servers in
+order; a state equal to the agreed one is the agreed tuple itself."""
+
+
+class EntryTable(MutableMapping[str, BaselineEntry]):
+    """Identity -> :class:`BaselineEntry`, stored as flat plain tuples.
+
+    A baseline holds an entry for every item a user touched on any server (tens of
+    thousands in big libraries) for as long as Home Assistant runs; as plain tuples
+    they are untracked by Python's cyclic garbage collector (see
+    :func:`~.fields.pack`). Reading an entry makes its objects each time.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, entries: Mapping[str, BaselineEntry] | None = None) -> None:
+        """Create a table, filled from ``entries`` when given."""
+        self._packed: dict[str, _PackedEntry] = {}
+        if entries is not None:
+            self.update(entries)
+
+    def __getitem__(self, key: str) -> BaselineEntry:
+        """The entry of an identity."""
+        raw = self._packed[key]
+        agreed_packed = raw[0]
+        agreed = fx.unpack(agreed_packed)
+        confirmed: dict[str, UserData] = {}
+        for position in range(1, len(raw), 2):
+            state = raw[position + 1]
+            confirmed[raw[position]] = (
+                agreed if state is agreed_packed else fx.unpack(state)
+            )
+        return BaselineEntry(agreed, confirmed)
+
+    def __setitem__(self, key: str, entry: BaselineEntry) -> None:
+        """Store the entry of an identity."""
+        agreed = fx.pack(entry.agreed)
+        flat: list[Any] = [agreed]
+        for server_id in sorted(entry.confirmed):
+            state = entry.confirmed[server_id]
+            flat += (server_id, agreed if state == entry.agreed else fx.pack(state))
+        self._packed[key] = tuple(flat)
+
+    def __delitem__(self, key: str) -> None:
+        """Forget an identity."""
+        del self._packed[key]
+
+    def __contains__(self, key: object) -> bool:
+        """Whether an identity has an entry (without unpacking it)."""
+        return key in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        """The identities."""
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        """Number of entries."""
+        return len(self._packed)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another table or mapping with equal entries."""
+        if isinstance(other, EntryTable):
+            return self._packed == other._packed
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Like a dict of the entries."""
+        return f"EntryTable({dict(self.items())!r})"
+
+    def servers(self) -> set[str]:
+        """Every server id that confirmed some entry."""
+        found: set[str] = set()
+        for raw in self._packed.values():
+            found.update(raw[1::2])
+        return found
+
+
 @dataclass(slots=True)
 class UserBaseline:
     """Baseline of one user."""
 
     servers: set[str] = field(default_factory=set)
     """Servers that were read completely for this user at least once."""
-    items: dict[str, BaselineEntry] = field(default_factory=dict)
+    items: EntryTable = field(default_factory=EntryTable)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,9 +287,7 @@ class Baseline:
         users: dict[str, Any] = {}
         for user_key in sorted(self.users):
             user = self.users[user_key]
-            table: list[str] = sorted(
-                user.servers.union(*(e.confirmed for e in user.items.values()))
-            )
+            table: list[str] = sorted(user.servers | user.items.servers())
             index = {server: i for i, server in enumerate(table)}
             items: dict[str, Any] = {}
             for identity in sorted(user.items):

@@ -53,7 +53,14 @@ from .matching import (
     match_users,
 )
 from .options import FirstSyncPolicy, MatchMethod, SyncOptions
-from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
+from .plan import (
+    OutcomeList,
+    PlannedWrite,
+    SyncPlan,
+    UserSnapshot,
+    advance_steps,
+    plan_steps,
+)
 from .report import SyncReport
 
 #: Filters whose union is every item with non-default user data (API-NOTES §2.3).
@@ -104,14 +111,38 @@ def _read_failed(report: SyncReport, server_id: str, what: str, err: Exception) 
         report.server(server_id).read_failures += 1
 
 
+#: Longest run of a step generator between two turns of the event loop, in seconds.
+STEP_BUDGET = 0.005
+
+
 async def _drive[T](steps: Steps[T]) -> T:
-    """Run a step generator, giving the event loop a turn at every step."""
+    """Run a step generator, giving the event loop a turn every few milliseconds.
+
+    Steps are small (``yield_every`` items); the loop gets a turn once
+    :data:`STEP_BUDGET` has passed, so short runs cost no extra turns and long ones
+    never hold the loop for more than about one step past the budget.
+    """
+    deadline = time.perf_counter() + STEP_BUDGET
     while True:
         try:
             next(steps)
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
-        await asyncio.sleep(0)
+        if time.perf_counter() >= deadline:
+            await asyncio.sleep(0)
+            deadline = time.perf_counter() + STEP_BUDGET
+
+
+async def _differs(new: Mapping[str, object], old: Mapping[str, object] | None) -> bool:
+    """``new != old`` for item indexes, giving the event loop turns on the way."""
+    if old is None or len(new) != len(old):
+        return True
+    for count, (key, value) in enumerate(new.items(), 1):
+        if old.get(key) != value:
+            return True
+        if count % 5000 == 0:
+            await asyncio.sleep(0)
+    return False
 
 
 class SyncEngine:
@@ -252,6 +283,8 @@ class SyncEngine:
             await self._record_history(report, plan, confirmed, now)
             await _drive(advance_steps(self.baseline, plan, confirmed))
             self.baseline.applying = {}
+            # In the baseline now; the rest of the plan stays for the caller.
+            plan.outcomes = OutcomeList()
         report.durations["total"] = time.monotonic() - started
         return report
 
@@ -318,7 +351,7 @@ class SyncEngine:
                 ):
                     for item in page:
                         series[item.id] = self._slim(server.server_id, item)
-        if index != server.index or series != server.series:
+        if await _differs(index, server.index) or await _differs(series, server.series):
             self._match_dirty = True
         server.index, server.series = index, series
         server.cycles_since_index = 0
@@ -343,13 +376,13 @@ class SyncEngine:
             server.index[item.id] = known
             self._match_dirty = True
 
-    async def _sweep(self, server: _Server, user_id: str) -> dict[str, UserData]:
+    async def _sweep(self, server: _Server, user_id: str) -> fx.StateTable:
         """Every item with non-default data for a user, without identity fields.
 
         Identity fields (paths, provider ids) are most of a listing's bytes and the
         index has them; items the index does not know yet are fetched with them.
         """
-        found: dict[str, UserData] = {}
+        found = fx.StateTable()
         unknown: set[str] = set()
         index = server.index or {}
         async with server.semaphore:
@@ -371,9 +404,9 @@ class SyncEngine:
 
     async def _fetch(
         self, server: _Server, user_id: str, ids: Collection[str]
-    ) -> dict[str, UserData]:
+    ) -> fx.StateTable:
         """Current data of some items; ids missing from the result vanished."""
-        found: dict[str, UserData] = {}
+        found = fx.StateTable()
         ordered = sorted(ids)
         async with server.semaphore:
             for start in range(0, len(ordered), ID_BATCH):
@@ -388,7 +421,7 @@ class SyncEngine:
     async def _collect_full(
         self, report: SyncReport, selected: list[MatchedUser]
     ) -> list[UserSnapshot]:
-        data: dict[str, dict[str, dict[str, UserData]]] = defaultdict(dict)
+        data: dict[str, dict[str, fx.StateTable]] = defaultdict(dict)
         jobs: list[Awaitable[None]] = []
 
         def sweep_job(user: MatchedUser, server: _Server) -> Awaitable[None]:
@@ -564,14 +597,14 @@ class SyncEngine:
                 for server_id, item_id in match.items[index].members.items():
                     if server_id in user.ids:
                         per_server[server_id].add(item_id)
-            data: dict[str, dict[str, UserData]] = {}
+            data: dict[str, fx.StateTable] = {}
             vanished: dict[str, frozenset[str]] = {}
 
             async def read(
                 server_id: str,
                 ids: set[str],
                 user: MatchedUser = user,
-                data: dict[str, dict[str, UserData]] = data,
+                data: dict[str, fx.StateTable] = data,
                 vanished: dict[str, frozenset[str]] = vanished,
             ) -> None:
                 # Users come from servers that answered: every one is ready.
@@ -891,11 +924,11 @@ class SyncEngine:
                 keep.append(w)
                 continue
             user = self.baseline.user(w.user_key)
-            entry = user.items.get(w.identity)
-            if entry is None:
-                entry = user.items[w.identity] = BaselineEntry(fx.DEFAULT, {})
-            entry.agreed = fx.copy_fields(entry.agreed, w.agreed_before, w.fields)
-            entry.confirmed[w.server_id] = result
+            entry = user.items.get(w.identity) or BaselineEntry(fx.DEFAULT, {})
+            user.items[w.identity] = BaselineEntry(
+                fx.copy_fields(entry.agreed, w.agreed_before, w.fields),
+                {**entry.confirmed, w.server_id: result},
+            )
         if keep:
             history[position] = replace(cycle, writes=tuple(keep))
         else:

@@ -1,6 +1,6 @@
 """Field access, comparison and compact serialisation of :class:`UserData`."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,92 @@ _SHORT: Mapping[SyncField, str] = {
 
 #: Field order used everywhere output must be deterministic.
 FIELD_ORDER: tuple[SyncField, ...] = tuple(SyncField)
+
+type Packed = tuple[bool, int, int, datetime | None, bool, float | None]
+"""A :class:`UserData` as a plain tuple, in field order (see :func:`pack`)."""
+
+
+def pack(data: UserData) -> Packed:
+    """The values of ``data`` as a plain tuple.
+
+    Tables that hold thousands of states (snapshots, plan outcomes, the baseline)
+    store them packed: Python's cyclic garbage collector untracks a tuple of
+    numbers, dates and ``None``, so such tables neither trigger its full passes nor
+    make them longer (a full pass stops Home Assistant's event loop).
+
+    >>> pack(UserData(played=True, play_count=2))
+    (True, 2, 0, None, False, None)
+    """
+    return (
+        data.played,
+        data.play_count,
+        data.playback_position_ticks,
+        data.last_played_date,
+        data.is_favorite,
+        data.rating,
+    )
+
+
+_PACKED_DEFAULT = pack(DEFAULT)
+
+
+def unpack(packed: Packed) -> UserData:
+    """Inverse of :func:`pack` (the default state gives :data:`DEFAULT` itself)."""
+    if packed == _PACKED_DEFAULT:
+        return DEFAULT
+    played, count, ticks, date, favorite, rating = packed
+    return UserData(
+        played=played,
+        play_count=count,
+        playback_position_ticks=ticks,
+        last_played_date=date,
+        is_favorite=favorite,
+        rating=rating,
+    )
+
+
+class StateTable(MutableMapping[str, UserData]):
+    """Item id -> state, the states stored packed (see :func:`pack`).
+
+    Reading a state makes a :class:`UserData` each time; a snapshot reads each one
+    about once per cycle.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, states: Mapping[str, UserData] | None = None) -> None:
+        """Create a table, filled from ``states`` when given."""
+        self._packed: dict[str, Packed] = {}
+        if states is not None:
+            self.update(states)
+
+    def __getitem__(self, key: str) -> UserData:
+        """The state of an item."""
+        return unpack(self._packed[key])
+
+    def __setitem__(self, key: str, value: UserData) -> None:
+        """Store the state of an item."""
+        self._packed[key] = pack(value)
+
+    def __delitem__(self, key: str) -> None:
+        """Forget an item."""
+        del self._packed[key]
+
+    def __contains__(self, key: object) -> bool:
+        """Whether an item has a state here (without unpacking it)."""
+        return key in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        """The item ids."""
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        """Number of items."""
+        return len(self._packed)
+
+    def __repr__(self) -> str:
+        """Like a dict of the states."""
+        return f"StateTable({dict(self.items())!r})"
 
 
 def get(data: UserData, sync_field: SyncField) -> Any:

@@ -12,10 +12,20 @@ can give the event loop a turn; :func:`run` drives them synchronously.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
+import heapq
 import posixpath
 import sys
+from typing import Any, cast
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, User
 
@@ -46,6 +56,7 @@ type Indexed = Item | IndexEntry
 
 #: Unmatched item ids kept per server for the report.
 UNMATCHED_EXAMPLES = 20
+_METHODS: tuple[MatchMethod, ...] = tuple(MatchMethod)
 _STAGES: tuple[MatchMethod, ...] = (
     MatchMethod.ID,
     MatchMethod.PROVIDER,
@@ -59,6 +70,34 @@ _IDENTITY_RANK: Mapping[MatchMethod, int] = {
     MatchMethod.PATH: 2,
     MatchMethod.ID: 3,
 }
+
+
+#: Elements sorted in one step: longer lists are sorted in runs of this size, which
+#: are then merged (sorting 100k strings at once holds the event loop for ~50 ms).
+SORT_RUN = 4096
+#: Merged elements per step.
+_MERGE_STEP = 2000
+
+
+def sorted_steps[T](
+    values: Iterable[T], key: Callable[[T], Any] | None = None
+) -> Steps[list[T]]:
+    """``sorted(values, key=key)`` as a step generator (stable, like ``sorted``)."""
+    items = list(values)
+    if len(items) <= SORT_RUN:
+        return sorted(items, key=cast(Any, key))
+    runs: list[list[T]] = []
+    for start in range(0, len(items), SORT_RUN):
+        runs.append(sorted(items[start : start + SORT_RUN], key=cast(Any, key)))
+        yield
+    del items
+    merged: list[T] = []
+    # heapq.merge takes equal elements from earlier runs first: stable.
+    for count, item in enumerate(heapq.merge(*runs, key=cast(Any, key)), 1):
+        merged.append(item)
+        if count % _MERGE_STEP == 0:
+            yield
+    return merged
 
 
 def run[T](steps: Steps[T]) -> T:
@@ -192,30 +231,44 @@ class MatchedItems:
 
     A 100k library has about as many matched items; as :class:`MatchedItem`
     instances with a member dict each they took ~250 bytes apiece and every one was
-    scanned by each full garbage collection. Here they are a list of identities, a
-    list of methods and a list of flat ``(server id, item id, ...)`` tuples (which
-    the collector untracks); a :class:`MatchedItem` is made when an item is read by
-    index and kept, so reading it again gives the same object. Iteration makes
-    objects without keeping them.
+    scanned by each full garbage collection. Here they are identities, methods (one
+    byte each) and flat ``(server id, item id, ...)`` tuples, kept in tuples once
+    matching is over (which the collector untracks); a :class:`MatchedItem` is made each time an item is
+    read and not kept.
     """
 
-    __slots__ = ("_identities", "_made", "_members", "_methods")
+    __slots__ = ("_identities", "_members", "_methods")
 
     def __init__(self) -> None:
         """Start empty."""
-        self._identities: list[str] = []
-        self._methods: list[MatchMethod] = []
-        self._members: list[tuple[str, ...]] = []
-        self._made: dict[int, MatchedItem] = {}
+        self._identities: list[str] | tuple[str, ...] = []
+        self._methods = bytearray()
+        """Position of each item's method in :data:`_METHODS`."""
+        self._members: list[tuple[str, ...]] | tuple[tuple[str, ...], ...] = []
 
     def add(
         self, identity: str, method: MatchMethod, members: Sequence[tuple[str, str]]
     ) -> int:
         """Add an item (``members`` = ``(server id, item id)`` pairs); its index."""
-        self._identities.append(identity)
-        self._methods.append(method)
-        self._members.append(tuple(part for pair in members for part in pair))
-        return len(self._identities) - 1
+        identities = self._identities
+        if not isinstance(identities, list):
+            identities = self._identities = list(identities)
+        every = self._members
+        if not isinstance(every, list):
+            every = self._members = list(every)
+        identities.append(identity)
+        every.append(tuple(part for pair in members for part in pair))
+        self._methods.append(_METHODS.index(method))
+        return len(identities) - 1
+
+    def freeze(self) -> None:
+        """Keep the items in tuples (done once matching is over).
+
+        Every full pass of Python's garbage collector scans each element of a list,
+        while a tuple of strings and string tuples is untracked by it.
+        """
+        self._identities = tuple(self._identities)
+        self._members = tuple(self._members)
 
     def identity(self, index: int) -> str:
         """The identity of an item, without making its object."""
@@ -225,7 +278,7 @@ class MatchedItems:
         flat = self._members[index]
         return MatchedItem(
             identity=self._identities[index],
-            method=self._methods[index],
+            method=_METHODS[self._methods[index]],
             members=dict(zip(flat[::2], flat[1::2], strict=True)),
         )
 
@@ -234,19 +287,12 @@ class MatchedItems:
         return len(self._identities)
 
     def __getitem__(self, index: int) -> MatchedItem:
-        """The item at an index (made once, then kept)."""
-        if index < 0:
-            index += len(self)
-        made = self._made.get(index)
-        if made is None:
-            made = self._made[index] = self._make(range(len(self))[index])
-        return made
+        """The item at an index (made on each read, not kept)."""
+        return self._make(range(len(self))[index])
 
     def __iter__(self) -> Iterator[MatchedItem]:
-        """Every item in order (objects not read by index before are not kept)."""
-        for index in range(len(self)):
-            made = self._made.get(index)
-            yield made if made is not None else self._make(index)
+        """Every item in order."""
+        return map(self._make, range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         """Equal to another sequence of the same items (lists included)."""
@@ -480,7 +526,7 @@ def _shared_keys(
     node_item: Sequence[IndexEntry],
     every: int,
     find: Callable[[int], int],
-) -> Steps[list[tuple[str, list[int]]]]:
+) -> Steps[list[tuple[str, tuple[int, ...]]]]:
     """The keys of one pass that can join or are ambiguous, sorted, nodes ascending.
 
     Most keys name one node, so the table holds a key's hash and its first node
@@ -492,7 +538,9 @@ def _shared_keys(
     """
     digest = _digest
     first: dict[int, int] = {}
-    shared: dict[int, list[int]] = {}
+    # Node lists are tuples: a list per shared key (~100k of them in a big library)
+    # would be scanned by every garbage-collector pass; tuples of ints are not.
+    shared: dict[int, tuple[int, ...]] = {}
     names: dict[int, str] = {}
     clashes: dict[str, list[int]] = defaultdict(list)
     for node in range(len(node_item)):
@@ -507,10 +555,8 @@ def _shared_keys(
             earlier = first.setdefault(hashed, node)
             if earlier == node:
                 continue
-            nodes = [earlier]
+            nodes = (earlier,)
             name = keys.key(stage, group, node_server[earlier], node_item[earlier])
-            if name == key:
-                shared[hashed] = nodes
         else:
             name = names.get(hashed) or keys.key(
                 stage, group, node_server[nodes[0]], node_item[nodes[0]]
@@ -518,17 +564,23 @@ def _shared_keys(
         if name != key:
             clashes[key].append(node)
             continue
-        nodes.append(node)
+        nodes += (node,)
+        shared[hashed] = nodes
         if hashed not in names and find(node) != find(nodes[0]):
             names[hashed] = key
-    del first
-    found = [
-        (names[hashed], nodes) for hashed, nodes in shared.items() if hashed in names
-    ]
-    del shared, names
-    found += ((key, nodes) for key, nodes in clashes.items() if len(nodes) > 1)
-    found.sort()
-    return found
+    first.clear()
+    yield
+    found: list[tuple[str, tuple[int, ...]]] = []
+    for count, (hashed, nodes) in enumerate(shared.items(), 1):
+        if hashed in names:
+            found.append((names[hashed], nodes))
+        if count % (every * 20) == 0:
+            yield
+    shared.clear()
+    names.clear()
+    yield
+    found += ((key, tuple(nodes)) for key, nodes in clashes.items() if len(nodes) > 1)
+    return (yield from sorted_steps(found))
 
 
 def match_items(
@@ -556,8 +608,7 @@ def match_items(
     node_item: list[IndexEntry] = []
     for server_id in servers:
         server_index = indexes[server_id]
-        ordered = sorted(server_index)
-        yield  # a 100k-item index takes ~30 ms to sort and as long to walk
+        ordered: list[str] = yield from sorted_steps(server_index)
         for position, item_id in enumerate(ordered, 1):
             node_server.append(server_id)
             node_item.append(_entry(server_index[item_id]))
@@ -643,6 +694,7 @@ def match_items(
                     stage_of[keep] = max(stage_of[keep], stage_of[drop], stage_index)
                     root = keep
             del shared
+            yield
     provs.clear()
     # Every root is the smallest node of its group (joins keep the smaller root), so
     # ordering the nodes by root (stable) lists the groups by root, members in order.
@@ -651,8 +703,9 @@ def match_items(
         steps += 1
         if steps % every == 0:
             yield
-    order = sorted(range(count), key=parent.__getitem__)
-    yield
+    order: list[int] = yield from sorted_steps(
+        range(count), key=lambda node: parent[node]
+    )
     result = ItemMatch(
         items=MatchedItems(),
         by_identity={},
@@ -668,7 +721,7 @@ def match_items(
         end = start + 1
         while end < count and parent[order[end]] == root:
             end += 1
-        nodes = order[start:end]
+        nodes = tuple(order[start:end])
         start = end
         if len(nodes) < 2:
             server_id = node_server[nodes[0]]
@@ -710,6 +763,7 @@ def match_items(
         return [key for _, _, key in sorted(found)]
 
     result.key_source = key_source
+    result.items.freeze()
     return result
 
 

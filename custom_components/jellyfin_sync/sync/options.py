@@ -153,8 +153,10 @@ class SyncOptions:
     The history is stored with the baseline (about 300 bytes per write)."""
     report_limit: int = 50
     """Entries kept in each list of a report (counts are always complete)."""
-    yield_every: int = 500
-    """Items processed between yields to the event loop."""
+    yield_every: int = 50
+    """Items processed per step of the long loops: a step generator checks the time
+    budget after each (see ``engine.STEP_BUDGET``), other loops yield to the event
+    loop."""
 
     def server(self, server_id: str) -> ServerOptions:
         """Options of one server (defaults when not configured)."""

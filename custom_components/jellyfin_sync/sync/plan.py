@@ -6,7 +6,7 @@ yields every few thousand items so the engine can keep the event loop responsive
 """
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,9 @@ from .baseline import Baseline, BaselineEntry
 from .matching import ItemMatch, MatchedItem, MatchedUser, Steps, build_aliases, run
 from .merge import Decision, Participant, resolve
 from .options import FirstSyncPolicy, SyncOptions
+
+#: Items between two steps of the step generators that get no options.
+STEP_ITEMS = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +123,83 @@ class Outcome:
     participants: Mapping[str, Participant]
 
 
+class OutcomeList:
+    """The outcomes of a plan, stored as flat plain tuples (see :func:`.fields.pack`).
+
+    A first sync has an outcome for every item with data (tens of thousands), kept
+    from planning until the baseline is updated after the writes; reading one
+    makes its objects each time.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, outcomes: Iterable[Outcome] = ()) -> None:
+        """Create a list, filled from ``outcomes`` when given."""
+        self._packed: list[tuple[Any, ...]] = []
+        for outcome in outcomes:
+            self.append(outcome)
+
+    def append(self, outcome: Outcome) -> None:
+        """Add an outcome."""
+        flat: list[Any] = [
+            outcome.user_key,
+            outcome.identity,
+            outcome.stored_key,
+            fx.pack(outcome.target),
+        ]
+        for part in outcome.participants.values():
+            flat += (
+                part.server_id,
+                part.item_id,
+                fx.pack(part.current),
+                None if part.base is None else fx.pack(part.base),
+            )
+        self._packed.append(tuple(flat))
+
+    @staticmethod
+    def _unpack(raw: tuple[Any, ...]) -> Outcome:
+        parts: dict[str, Participant] = {}
+        for position in range(4, len(raw), 4):
+            server_id, item_id, current, base = raw[position : position + 4]
+            parts[server_id] = Participant(
+                server_id=server_id,
+                item_id=item_id,
+                current=fx.unpack(current),
+                base=None if base is None else fx.unpack(base),
+            )
+        return Outcome(
+            user_key=raw[0],
+            identity=raw[1],
+            stored_key=raw[2],
+            target=fx.unpack(raw[3]),
+            participants=parts,
+        )
+
+    def __getitem__(self, index: int) -> Outcome:
+        """The outcome at an index."""
+        return self._unpack(self._packed[index])
+
+    def __iter__(self) -> Iterator[Outcome]:
+        """Every outcome, in order."""
+        return map(self._unpack, self._packed)
+
+    def __len__(self) -> int:
+        """Number of outcomes."""
+        return len(self._packed)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another list of the same outcomes."""
+        if not isinstance(other, OutcomeList):
+            return NotImplemented
+        return self._packed == other._packed
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Like a list of the outcomes."""
+        return f"OutcomeList({list(self)!r})"
+
+
 @dataclass(slots=True, kw_only=True)
 class SyncPlan:
     """Everything a cycle would write, hold and skip, with the reasons."""
@@ -129,7 +209,7 @@ class SyncPlan:
     """Writes stopped by the mass-change guard."""
     skipped: list[Skipped] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: OutcomeList = field(default_factory=OutcomeList)
     compared: int = 0
     """Matched items whose data was compared (per user)."""
     guard: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
@@ -157,7 +237,7 @@ def _interesting(
             unresolved.append(key)
         elif index not in stored_key or key == match.items.identity(index):
             stored_key[index] = key
-        if count % 1000 == 0:
+        if count % STEP_ITEMS == 0:
             yield
     if unresolved:
         yield from build_aliases(match, unresolved)
@@ -175,9 +255,21 @@ def _interesting(
             if index is not None:
                 found.add(index)
             count += 1
-            if count % 1000 == 0:
+            if count % STEP_ITEMS == 0:
                 yield
     return sorted(found), stored_key
+
+
+_FIELD_TUPLES: dict[tuple[SyncField, ...], tuple[SyncField, ...]] = {}
+
+
+def _shared(fields: tuple[SyncField, ...]) -> tuple[SyncField, ...]:
+    """One shared tuple per field combination.
+
+    Thousands of writes share a few tuples (a tuple of enum members stays tracked
+    by the garbage collector, so one per write would lengthen its passes).
+    """
+    return _FIELD_TUPLES.setdefault(fields, fields)
 
 
 def _writes_for(
@@ -222,7 +314,7 @@ def _writes_for(
     if not values:
         return None, skipped
     desired = fx.with_values(current, values)
-    written = tuple(values)
+    written = _shared(tuple(values))
     return (
         PlannedWrite(
             server_id=part.server_id,
@@ -233,7 +325,9 @@ def _writes_for(
             fields=written,
             current=current,
             desired=desired,
-            resets=tuple(f for f in written if fx.is_reset(f, current, desired)),
+            resets=_shared(
+                tuple(f for f in written if fx.is_reset(f, current, desired))
+            ),
         ),
         skipped,
     )
@@ -425,7 +519,7 @@ def advance_steps(
     for user_key, readable in plan.readable.items():
         baseline.user(user_key).servers.update(readable)
     for count, outcome in enumerate(plan.outcomes, 1):
-        if count % 1000 == 0:
+        if count % STEP_ITEMS == 0:
             yield
         user = baseline.user(outcome.user_key)
         old = None
