@@ -48,6 +48,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from benchmarks import engine_only
 from custom_components.jellyfin_sync.jellyfin import JellyfinClient, UserData
 from custom_components.jellyfin_sync.sync import (
     ServerOptions,
@@ -104,6 +105,11 @@ class Row:
     blocking code; those do not count here)."""
     max_gc_ms: float = 0.0
     """Longest single garbage-collector pass, CPU time (it stops the loop too)."""
+    full_gc_passes: int = 0
+    """Full (oldest-generation) passes of the garbage collector during the scenario."""
+    home_assistant: bool = False
+    """Whether Home Assistant was imported in the sync's process (see
+    :mod:`benchmarks.engine_only`)."""
     per_server: list[dict[str, Any]] = field(default_factory=list)
     """Requests and bytes per server (client side)."""
 
@@ -132,6 +138,10 @@ def _reset_peak_rss() -> bool:
     return True
 
 
+#: The generation a full garbage-collector pass collects.
+OLDEST_GENERATION = len(gc.get_count()) - 1
+
+
 class Monitor:
     """Longest event-loop stall and peak RSS while a scenario runs.
 
@@ -151,6 +161,7 @@ class Monitor:
         self.max_stall = 0.0
         self.max_busy = 0.0
         self.max_gc = 0.0
+        self.full_passes = 0
         self._gc_started = 0.0
         self.rss_before_kb = 0
         self.peak_kb = 0
@@ -178,9 +189,10 @@ class Monitor:
         if self._hwm:
             self.peak_kb = max(self.peak_kb, _status_kb("VmHWM") or 0)
 
-    def _gc(self, phase: str, _info: Mapping[str, int]) -> None:
+    def _gc(self, phase: str, info: Mapping[str, int]) -> None:
         if phase == "start":
             self._gc_started = time.thread_time()
+            self.full_passes += info["generation"] == OLDEST_GENERATION
         else:
             self.max_gc = max(self.max_gc, time.thread_time() - self._gc_started)
 
@@ -414,6 +426,8 @@ async def measure(
         load=round(os.getloadavg()[0], 2),
         max_loop_busy_ms=round(monitor.max_busy * 1000, 1),
         max_gc_ms=round(monitor.max_gc * 1000, 1),
+        full_gc_passes=monitor.full_passes,
+        home_assistant=not engine_only.ACTIVE,
         expected_writes=expected_writes,
         peak_concurrency=max(s["peak_concurrency"] for s in per_server),
         per_server=per_server,
@@ -536,6 +550,7 @@ COLUMNS = (
     ("stall ms", 8, lambda r: f"{r.max_loop_stall_ms:.1f}"),
     ("cpu ms", 6, lambda r: f"{r.max_loop_busy_ms:.1f}"),
     ("gc ms", 6, lambda r: f"{r.max_gc_ms:.1f}"),
+    ("full gc", 7, lambda r: str(r.full_gc_passes)),
     ("load", 4, lambda r: f"{r.load:.1f}"),
 )
 
@@ -545,8 +560,8 @@ LEGEND = (
     "server; expected: changed (server, user, item) triples; conc: most requests "
     "in flight at one server; RSS +MB: peak RSS growth of the sync's process; "
     "stall ms: longest event-loop stall (wall), cpu ms: the part of it the loop's "
-    "thread was running, gc ms: longest garbage-collector pass; load: 1-min load "
-    "average."
+    "thread was running, gc ms: longest garbage-collector pass, full gc: full "
+    "collector passes; load: 1-min load average."
 )
 
 
@@ -626,6 +641,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="run every size in this process (default: a fresh worker per size, "
         "so peak RSS is not skewed by the previous run)",
     )
+    parser.add_argument(
+        "--with-home-assistant",
+        action="store_true",
+        help="import Home Assistant in the sync's process, as in a real installation "
+        "(default: the engine and client alone; see benchmarks/engine_only.py)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -660,8 +681,11 @@ def _spawn(args: argparse.Namespace, items: int, servers: int) -> list[Row]:
         f"--seed={args.seed}",
         f"--concurrency={args.concurrency}",
     ]
+    env = os.environ.copy()
+    if args.with_home_assistant:
+        env[engine_only.WITH_HA_ENV] = "1"
     done = subprocess.run(  # noqa: S603 - our own interpreter and module
-        command, cwd=REPO, stdout=subprocess.PIPE, check=True, env=os.environ.copy()
+        command, cwd=REPO, stdout=subprocess.PIPE, check=True, env=env
     )
     return [Row(**row) for row in json.loads(done.stdout)]
 
@@ -673,12 +697,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = asyncio.run(_worker(args))
         print(json.dumps([asdict(r) for r in rows]))
         return 0
+    with_ha = args.with_home_assistant or not engine_only.ACTIVE
+    where = "with Home Assistant" if with_ha else "engine only"
     print(
         f"sync benchmark: sizes {args.sizes}, servers {args.servers}, "
-        f"{len(USERS)} users; progress on stderr",
+        f"{len(USERS)} users, {where}; progress on stderr",
         file=sys.stderr,
     )
     if args.in_process:
+        if args.with_home_assistant and engine_only.ACTIVE:
+            print(
+                "scripts/bench: --in-process runs in this process, which was started "
+                f"without {engine_only.WITH_HA_ENV}=1: set it instead of "
+                "--with-home-assistant.",
+                file=sys.stderr,
+            )
+            return 2
         rows = asyncio.run(_worker(args))
     else:
         rows = [
