@@ -35,14 +35,14 @@ def test_entry_keeps_identity_fields_and_lower_cases_provider_ids() -> None:
         None,
         None,
         None,
-        ("imdb", "tt1", "tmdb", "7"),
+        "imdb\x1ftt1\x1ftmdb\x1f7",
     )
 
 
 def test_exact_lower_case_name_wins_then_first_other_spelling() -> None:
     ids = {"IMDB": "tt1", "Imdb": "tt2", "imdb": "tt3", "TMDB": "5", "Tmdb": "6"}
     entry = index_entry(movie(ids))
-    assert entry[7] == ("imdb", "tt3", "tmdb", "5")
+    assert entry[7] == "imdb\x1ftt3\x1ftmdb\x1f5"
 
 
 def test_untrusted_provider_ids_and_unwanted_paths_are_dropped() -> None:
@@ -50,19 +50,16 @@ def test_untrusted_provider_ids_and_unwanted_paths_are_dropped() -> None:
         movie({"Imdb": "TT1", "Zap2It": "x"}), ("imdb",), with_path=False
     )
     assert entry[2] is None
-    assert entry[7] == ("imdb", "tt1")
+    assert entry[7] == "imdb\x1ftt1"
 
 
 def test_entries_are_untracked_by_the_garbage_collector() -> None:
     entry = index_entry(movie({"Imdb": "TT1"}))
     assert gc.is_tracked(entry)
-    # A collection untracks the provider tuple, the next one the entry (young
-    # collections do the same long before an entry reaches the old generation
-    # that full collections scan).
-    gc.collect()
+    # A collection untracks the entry (young collections do the same long before
+    # an entry reaches the old generation that full collections scan).
     gc.collect()
     assert not gc.is_tracked(entry)
-    assert not gc.is_tracked(entry[7])
 
 
 def test_matching_entries_equals_matching_items() -> None:

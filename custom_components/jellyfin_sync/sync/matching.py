@@ -11,6 +11,7 @@ The generator functions yield ``None`` every few thousand items so the async eng
 can give the event loop a turn; :func:`run` drives them synchronously.
 """
 
+from array import array
 from collections import defaultdict
 from collections.abc import (
     Callable,
@@ -19,6 +20,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    MutableSequence,
     Sequence,
 )
 from dataclasses import dataclass, field
@@ -42,11 +44,12 @@ type IndexEntry = tuple[
     int | None,
     int | None,
     int | None,
-    tuple[str, ...],
+    str,
 ]
 """An item's identity fields as a plain tuple: ``(id, type, path, series id, season,
-episode, last episode, providers)``, ``providers`` a flat ``(name, value, ...)`` tuple
-with lower-case names and values.
+episode, last episode, providers)``, ``providers`` one string of lower-case names and
+values separated by :data:`PROVIDER_SEPARATOR` (``"imdb\x1ftt1\x1ftmdb\x1f7"``; one
+string takes a third of the memory of a tuple of strings).
 
 A tuple of strings, numbers and ``None`` is untracked by Python's cyclic garbage
 collector after its first pass, so an index of 100k such entries does not lengthen
@@ -375,10 +378,15 @@ def _relative(path: str, roots: Sequence[str]) -> str | None:
     return None
 
 
+#: Separates names and values in an :data:`IndexEntry`'s providers (ASCII "unit
+#: separator"; removed from the values, which never contain it in practice).
+PROVIDER_SEPARATOR = "\x1f"
+
+
 def _providers(
     provider_ids: Mapping[str, str], trusted: Collection[str] | None = None
-) -> tuple[str, ...]:
-    """Provider ids as a flat ``(name, value, ...)`` tuple, lower-case.
+) -> str:
+    """Provider ids as one ``name<US>value<US>...`` string, lower-case.
 
     A name spelled exactly in lower case wins over other spellings; among those the
     first one counts. ``trusted`` keeps only the names listed.
@@ -392,8 +400,10 @@ def _providers(
             found[name] = value
     flat: list[str] = []
     for name, value in found.items():
-        flat += (sys.intern(name), value.lower())
-    return tuple(flat)
+        flat += (name, value.lower())
+    return PROVIDER_SEPARATOR.join(
+        part.replace(PROVIDER_SEPARATOR, "") for part in flat
+    )
 
 
 def index_entry(
@@ -424,8 +434,10 @@ def _entry(value: Indexed) -> IndexEntry:
 
 def _provider(entry: IndexEntry, name: str) -> str | None:
     """A provider id of an entry (names and values are lower-case already)."""
-    providers = entry[7]
-    for position in range(0, len(providers), 2):
+    if not entry[7]:
+        return None
+    providers = entry[7].split(PROVIDER_SEPARATOR)
+    for position in range(0, len(providers) - 1, 2):
         if providers[position] == name:
             return providers[position + 1] or None
     return None
@@ -604,20 +616,31 @@ def match_items(
         {s: options.server(s).media_roots for s in servers},
     )
     every = max(1, options.yield_every)
-    node_server: list[str] = []
-    node_item: list[IndexEntry] = []
+    # Per-node data lives in tuples and arrays, not lists: every full pass of the
+    # garbage collector scans each element of a list (hundreds of thousands here),
+    # and an array of numbers holds no int objects (28 bytes each above 256).
+    nodes_of_server: list[str] = []
+    items_of_server: list[IndexEntry] = []
     for server_id in servers:
         server_index = indexes[server_id]
         ordered: list[str] = yield from sorted_steps(server_index)
         for position, item_id in enumerate(ordered, 1):
-            node_server.append(server_id)
-            node_item.append(_entry(server_index[item_id]))
+            nodes_of_server.append(server_id)
+            items_of_server.append(_entry(server_index[item_id]))
             if position % every == 0:
                 yield
+        del ordered
+    node_server = tuple(nodes_of_server)
+    node_item = tuple(items_of_server)
+    del nodes_of_server, items_of_server
     count = len(node_item)
-    parent = list(range(count))
+    parent = array("q", range(count))
     bit = {server_id: 1 << i for i, server_id in enumerate(servers)}
-    mask = [bit[s] for s in node_server]
+    mask: MutableSequence[int] = (
+        array("q", [bit[s] for s in node_server])
+        if len(servers) < 63
+        else [bit[s] for s in node_server]
+    )
     provs: dict[int, dict[str, str]] = {}
     """Root -> the group's provider ids, kept only where they differ from the root's
     own (joins of items with the same ids, the usual case, store nothing)."""
@@ -697,15 +720,29 @@ def match_items(
             yield
     provs.clear()
     # Every root is the smallest node of its group (joins keep the smaller root), so
-    # ordering the nodes by root (stable) lists the groups by root, members in order.
+    # a counting sort by root lists the groups by root, members in order.
+    size = array("q", bytes(8 * count))
     for node in range(count):
-        find(node)
+        size[find(node)] += 1
         steps += 1
         if steps % every == 0:
             yield
-    order: list[int] = yield from sorted_steps(
-        range(count), key=lambda node: parent[node]
-    )
+    slot = size  # reused: the first free position of each root's group
+    position = 0
+    for node in range(count):
+        members = size[node]
+        slot[node] = position
+        position += members
+        if node % (every * 10) == 0:
+            yield
+    order = array("q", bytes(8 * count))
+    for node in range(count):
+        root = parent[node]
+        order[slot[root]] = node
+        slot[root] += 1
+        if node % (every * 4) == 0:
+            yield
+    del size, slot
     result = ItemMatch(
         items=MatchedItems(),
         by_identity={},
