@@ -586,6 +586,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 self.recent_writes.record(
                     engine.last_plan.writes, self.hass.loop.time()
                 )
+            # Not kept between cycles: a first sync's plan holds thousands of
+            # objects that every full garbage-collector pass would scan.
+            engine.last_plan = None
             summary = summarize(report, started=started, finished=dt_util.utcnow())
             for server_id, server_report in report.servers.items():
                 failed = not server_report.readable or server_report.read_failures

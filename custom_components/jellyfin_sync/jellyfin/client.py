@@ -477,7 +477,9 @@ class JellyfinClient:
             query["parentId"] = _check_id(parent_id, "parent id")
         path, route_query = await self._items_route(user_id)
         query |= route_query
-        seen: set[str] = set()
+        # A dict, not a set: a dict of strings is untracked by the garbage
+        # collector, a set of 100k ids would be scanned by each of its full passes.
+        seen: dict[str, None] = {}
         total: int | None = None
         for first_pass in (True, False):
             start = 0
@@ -494,7 +496,7 @@ class JellyfinClient:
                 if count:
                     total = reported
                 page = [item for item in items if item.id not in seen]
-                seen.update(item.id for item in page)
+                seen.update(dict.fromkeys(item.id for item in page))
                 if page:
                     yield page
                 raw_ids = [item.id for item in items]

@@ -16,7 +16,7 @@ never one server's item id) it keeps:
 Only non-default states are stored: an item everyone left untouched has no entry.
 """
 
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -54,8 +54,9 @@ class BaselineEntry:
 
 
 type _PackedEntry = tuple[Any, ...]
-"""``(agreed, server id, state, server id, state, ...)``, states packed, servers in
-order; a state equal to the agreed one is the agreed tuple itself."""
+"""The agreed state's values, then per server (in order) its id and ``True`` when
+its state is the agreed one, else ``False`` and the state's values: one flat tuple
+(see :func:`~.fields.unpack_at`)."""
 
 
 class EntryTable(MutableMapping[str, BaselineEntry]):
@@ -78,23 +79,28 @@ class EntryTable(MutableMapping[str, BaselineEntry]):
     def __getitem__(self, key: str) -> BaselineEntry:
         """The entry of an identity."""
         raw = self._packed[key]
-        agreed_packed = raw[0]
-        agreed = fx.unpack(agreed_packed)
+        agreed = fx.unpack_at(raw, 0)
         confirmed: dict[str, UserData] = {}
-        for position in range(1, len(raw), 2):
-            state = raw[position + 1]
-            confirmed[raw[position]] = (
-                agreed if state is agreed_packed else fx.unpack(state)
-            )
+        position = fx.PACKED_SIZE
+        while position < len(raw):
+            server_id, same = raw[position], raw[position + 1]
+            position += 2
+            if same:
+                confirmed[server_id] = agreed
+            else:
+                confirmed[server_id] = fx.unpack_at(raw, position)
+                position += fx.PACKED_SIZE
         return BaselineEntry(agreed, confirmed)
 
     def __setitem__(self, key: str, entry: BaselineEntry) -> None:
         """Store the entry of an identity."""
-        agreed = fx.pack(entry.agreed)
-        flat: list[Any] = [agreed]
+        flat: list[Any] = list(fx.pack(entry.agreed))
         for server_id in sorted(entry.confirmed):
             state = entry.confirmed[server_id]
-            flat += (server_id, agreed if state == entry.agreed else fx.pack(state))
+            if state == entry.agreed:
+                flat += (server_id, True)
+            else:
+                flat += (server_id, False, *fx.pack(state))
         self._packed[key] = tuple(flat)
 
     def __delitem__(self, key: str) -> None:
@@ -129,7 +135,10 @@ class EntryTable(MutableMapping[str, BaselineEntry]):
         """Every server id that confirmed some entry."""
         found: set[str] = set()
         for raw in self._packed.values():
-            found.update(raw[1::2])
+            position = fx.PACKED_SIZE
+            while position < len(raw):
+                found.add(raw[position])
+                position += 2 if raw[position + 1] else 2 + fx.PACKED_SIZE
         return found
 
 
@@ -189,13 +198,80 @@ class HistoryWrite:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryCycle:
-    """The writes of one applied cycle, newest cycle last in the history."""
+    """The writes of one applied cycle, newest cycle last in the history.
 
-    cycle_id: str
-    at: datetime
-    writes: tuple[HistoryWrite, ...]
+    The writes are stored as flat plain tuples (states inline, fields by name): a
+    first sync records thousands, kept until newer cycles push them out, and plain
+    tuples are untracked by Python's cyclic garbage collector. Reading
+    :attr:`writes` makes their objects each time.
+    """
+
+    __slots__ = ("_packed", "at", "cycle_id")
+
+    def __init__(
+        self, *, cycle_id: str, at: datetime, writes: Iterable[HistoryWrite]
+    ) -> None:
+        """Create a cycle's record."""
+        self.cycle_id = cycle_id
+        self.at = at
+        self._packed: tuple[tuple[Any, ...], ...] = tuple(
+            (
+                w.server_id,
+                w.user_key,
+                w.user_id,
+                w.item_id,
+                w.identity,
+                ",".join(f.value for f in w.fields),
+                *fx.pack(w.before),
+                *fx.pack(w.after),
+                *fx.pack(w.agreed_before),
+            )
+            for w in writes
+        )
+
+    @property
+    def writes(self) -> tuple[HistoryWrite, ...]:
+        """The cycle's writes, in order."""
+        size = fx.PACKED_SIZE
+        return tuple(
+            HistoryWrite(
+                server_id=raw[0],
+                user_key=raw[1],
+                user_id=raw[2],
+                item_id=raw[3],
+                identity=raw[4],
+                fields=tuple(SyncField(f) for f in raw[5].split(",") if f),
+                before=fx.unpack_at(raw, 6),
+                after=fx.unpack_at(raw, 6 + size),
+                agreed_before=fx.unpack_at(raw, 6 + 2 * size),
+            )
+            for raw in self._packed
+        )
+
+    @property
+    def write_count(self) -> int:
+        """Number of writes (without making their objects)."""
+        return len(self._packed)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to a record of the same cycle with the same writes."""
+        if not isinstance(other, HistoryCycle):
+            return NotImplemented
+        return (self.cycle_id, self.at, self._packed) == (
+            other.cycle_id,
+            other.at,
+            other._packed,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Like a dataclass."""
+        return (
+            f"HistoryCycle(cycle_id={self.cycle_id!r}, at={self.at!r}, "
+            f"writes={self.writes!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -214,7 +290,7 @@ class HistoryCycle:
         return cls(
             cycle_id=str(raw["cycle"]),
             at=at,
-            writes=tuple(HistoryWrite.from_dict(w) for w in raw["writes"]),
+            writes=[HistoryWrite.from_dict(w) for w in raw["writes"]],
         )
 
 

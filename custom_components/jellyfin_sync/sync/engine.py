@@ -10,7 +10,7 @@ user data, so a cycle where nothing changed costs a few small listings per user.
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 import time
 from typing import Any
@@ -783,7 +783,7 @@ class SyncEngine:
             HistoryCycle(cycle_id=report.cycle_id, at=now, writes=tuple(writes))
         )
         while len(history) > max(1, self.options.history_cycles) or (
-            sum(len(c.writes) for c in history) > limit
+            sum(c.write_count for c in history) > limit
         ):
             history.pop(0)
 
@@ -930,7 +930,9 @@ class SyncEngine:
                 {**entry.confirmed, w.server_id: result},
             )
         if keep:
-            history[position] = replace(cycle, writes=tuple(keep))
+            history[position] = HistoryCycle(
+                cycle_id=cycle.cycle_id, at=cycle.at, writes=keep
+            )
         else:
             del history[position]
         report.durations["total"] = time.monotonic() - started

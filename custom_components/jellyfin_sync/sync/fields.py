@@ -1,6 +1,6 @@
 """Field access, comparison and compact serialisation of :class:`UserData`."""
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -63,6 +63,22 @@ def pack(data: UserData) -> Packed:
 
 
 _PACKED_DEFAULT = pack(DEFAULT)
+#: Number of values :func:`pack` makes.
+PACKED_SIZE = len(_PACKED_DEFAULT)
+
+
+def unpack_at(flat: Sequence[Any], position: int) -> UserData:
+    """The state packed at ``flat[position : position + PACKED_SIZE]``.
+
+    Records that hold several states keep them inline in one flat tuple: the
+    collector untracks a tuple only once the tuples inside it are untracked, which
+    can take a pass per level, so a nested record may reach the old generation
+    still tracked.
+    """
+    played, count, ticks, date, favorite, rating = flat[
+        position : position + PACKED_SIZE
+    ]
+    return unpack((played, count, ticks, date, favorite, rating))
 
 
 def unpack(packed: Packed) -> UserData:

@@ -103,6 +103,19 @@ def sorted_steps[T](
     return merged
 
 
+def _drain(table: dict[Any, Any], every: int) -> Steps[None]:
+    """Empty a big dict a slice at a time.
+
+    Freeing 100k entries at once holds the event loop for tens of milliseconds.
+    """
+    count = 0
+    while table:
+        table.popitem()
+        count += 1
+        if count % every == 0:
+            yield
+
+
 def run[T](steps: Steps[T]) -> T:
     """Drive a step generator to completion without yielding anywhere."""
     while True:
@@ -235,19 +248,23 @@ class MatchedItems:
     A 100k library has about as many matched items; as :class:`MatchedItem`
     instances with a member dict each they took ~250 bytes apiece and every one was
     scanned by each full garbage collection. Here they are identities, methods (one
-    byte each) and flat ``(server id, item id, ...)`` tuples, kept in tuples once
-    matching is over (which the collector untracks); a :class:`MatchedItem` is made each time an item is
-    read and not kept.
+    byte each) and one flat ``(server id, item id, ...)`` sequence of every item's
+    members with each item's start in an array; once matching is over they are kept
+    in tuples of strings, which the collector untracks. A :class:`MatchedItem` is
+    made each time an item is read and not kept.
     """
 
-    __slots__ = ("_identities", "_members", "_methods")
+    __slots__ = ("_identities", "_members", "_methods", "_starts")
 
     def __init__(self) -> None:
         """Start empty."""
         self._identities: list[str] | tuple[str, ...] = []
         self._methods = bytearray()
         """Position of each item's method in :data:`_METHODS`."""
-        self._members: list[tuple[str, ...]] | tuple[tuple[str, ...], ...] = []
+        self._members: list[str] | tuple[str, ...] = []
+        self._starts = array("q", [0])
+        """Where each item's members start in :attr:`_members` (one more entry
+        than items: the end)."""
 
     def add(
         self, identity: str, method: MatchMethod, members: Sequence[tuple[str, str]]
@@ -256,11 +273,13 @@ class MatchedItems:
         identities = self._identities
         if not isinstance(identities, list):
             identities = self._identities = list(identities)
-        every = self._members
-        if not isinstance(every, list):
-            every = self._members = list(every)
+        flat = self._members
+        if not isinstance(flat, list):
+            flat = self._members = list(flat)
         identities.append(identity)
-        every.append(tuple(part for pair in members for part in pair))
+        for pair in members:
+            flat += pair
+        self._starts.append(len(flat))
         self._methods.append(_METHODS.index(method))
         return len(identities) - 1
 
@@ -268,7 +287,7 @@ class MatchedItems:
         """Keep the items in tuples (done once matching is over).
 
         Every full pass of Python's garbage collector scans each element of a list,
-        while a tuple of strings and string tuples is untracked by it.
+        while a tuple of strings is untracked by it.
         """
         self._identities = tuple(self._identities)
         self._members = tuple(self._members)
@@ -278,7 +297,7 @@ class MatchedItems:
         return self._identities[index]
 
     def _make(self, index: int) -> MatchedItem:
-        flat = self._members[index]
+        flat = self._members[self._starts[index] : self._starts[index + 1]]
         return MatchedItem(
             identity=self._identities[index],
             method=_METHODS[self._methods[index]],
@@ -580,17 +599,17 @@ def _shared_keys(
         shared[hashed] = nodes
         if hashed not in names and find(node) != find(nodes[0]):
             names[hashed] = key
-    first.clear()
-    yield
+    yield from _drain(first, every * 20)
     found: list[tuple[str, tuple[int, ...]]] = []
-    for count, (hashed, nodes) in enumerate(shared.items(), 1):
+    count = 0
+    while shared:
+        hashed, nodes = shared.popitem()
         if hashed in names:
             found.append((names[hashed], nodes))
+        count += 1
         if count % (every * 20) == 0:
             yield
-    shared.clear()
-    names.clear()
-    yield
+    yield from _drain(names, every * 20)
     found += ((key, tuple(nodes)) for key, nodes in clashes.items() if len(nodes) > 1)
     return (yield from sorted_steps(found))
 
@@ -634,13 +653,14 @@ def match_items(
     node_item = tuple(items_of_server)
     del nodes_of_server, items_of_server
     count = len(node_item)
-    parent = array("q", range(count))
     bit = {server_id: 1 << i for i, server_id in enumerate(servers)}
-    mask: MutableSequence[int] = (
-        array("q", [bit[s] for s in node_server])
-        if len(servers) < 63
-        else [bit[s] for s in node_server]
-    )
+    parent = array("q")
+    mask: MutableSequence[int] = array("q") if len(servers) < 63 else []
+    for start in range(0, count, every * 100):
+        end = min(count, start + every * 100)
+        parent.extend(range(start, end))
+        mask.extend(bit[s] for s in node_server[start:end])
+        yield
     provs: dict[int, dict[str, str]] = {}
     """Root -> the group's provider ids, kept only where they differ from the root's
     own (joins of items with the same ids, the usual case, store nothing)."""
@@ -716,8 +736,9 @@ def match_items(
                         provs[keep] = merged
                     stage_of[keep] = max(stage_of[keep], stage_of[drop], stage_index)
                     root = keep
-            del shared
-            yield
+            while shared:  # freed a slice at a time (~100k tuples)
+                del shared[-every * 20 :]
+                yield
     provs.clear()
     # Every root is the smallest node of its group (joins keep the smaller root), so
     # a counting sort by root lists the groups by root, members in order.

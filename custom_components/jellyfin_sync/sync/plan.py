@@ -124,7 +124,7 @@ class Outcome:
 
 
 class OutcomeList:
-    """The outcomes of a plan, stored as flat plain tuples (see :func:`.fields.pack`).
+    """The outcomes of a plan, stored as flat plain tuples (see :func:`.fields.unpack_at`).
 
     A first sync has an outcome for every item with data (tens of thousands), kept
     from planning until the baseline is updated after the writes; reading one
@@ -145,33 +145,36 @@ class OutcomeList:
             outcome.user_key,
             outcome.identity,
             outcome.stored_key,
-            fx.pack(outcome.target),
+            *fx.pack(outcome.target),
         ]
         for part in outcome.participants.values():
             flat += (
                 part.server_id,
                 part.item_id,
-                fx.pack(part.current),
-                None if part.base is None else fx.pack(part.base),
+                *fx.pack(part.current),
+                part.base is not None,
+                *fx.pack(part.base or fx.DEFAULT),
             )
         self._packed.append(tuple(flat))
 
     @staticmethod
     def _unpack(raw: tuple[Any, ...]) -> Outcome:
+        size = fx.PACKED_SIZE
         parts: dict[str, Participant] = {}
-        for position in range(4, len(raw), 4):
-            server_id, item_id, current, base = raw[position : position + 4]
+        for position in range(3 + size, len(raw), 3 + 2 * size):
+            server_id = raw[position]
+            has_base = raw[position + 2 + size]
             parts[server_id] = Participant(
                 server_id=server_id,
-                item_id=item_id,
-                current=fx.unpack(current),
-                base=None if base is None else fx.unpack(base),
+                item_id=raw[position + 1],
+                current=fx.unpack_at(raw, position + 2),
+                base=fx.unpack_at(raw, position + 3 + size) if has_base else None,
             )
         return Outcome(
             user_key=raw[0],
             identity=raw[1],
             stored_key=raw[2],
-            target=fx.unpack(raw[3]),
+            target=fx.unpack_at(raw, 3),
             participants=parts,
         )
 
