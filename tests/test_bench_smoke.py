@@ -9,11 +9,15 @@ than the naive full scan, and the stall meter sees a blocked loop.
 
 import asyncio
 from dataclasses import asdict
+import gc
 import json
 from pathlib import Path
+import sys
 import time
 
-from benchmarks import sync_bench
+import pytest
+
+from benchmarks import engine_only, sync_bench
 
 KEYS = {
     "scenario",
@@ -64,6 +68,31 @@ async def test_monitor_sees_a_blocked_loop() -> None:
         await asyncio.sleep(0.01)
     assert monitor.max_stall >= 0.05
     assert monitor.peak_kb >= monitor.rss_before_kb > 0
+
+
+async def test_monitor_counts_full_collector_passes() -> None:
+    async with sync_bench.Monitor() as monitor:
+        gc.collect(0)
+        gc.collect()
+        gc.collect()
+        await asyncio.sleep(0)
+    assert monitor.full_passes == 2
+    assert monitor.max_gc > 0
+
+
+def test_engine_only_is_left_alone_outside_the_benchmark_process() -> None:
+    # Imported by a test, the benchmark keeps the real integration package (its
+    # Home Assistant glue is needed by the other tests in this process).
+    assert not engine_only.engine_only()
+    assert not engine_only.ACTIVE
+    assert hasattr(sys.modules["custom_components.jellyfin_sync"], "async_setup_entry")
+
+
+def test_in_process_run_cannot_import_home_assistant_after_the_fact(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine_only, "ACTIVE", True)
+    assert sync_bench.main(["--in-process", "--with-home-assistant"]) == 2
 
 
 def test_command_line_writes_json_rows(tmp_path: Path) -> None:

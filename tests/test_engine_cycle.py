@@ -273,11 +273,11 @@ async def test_partly_read_server_contributes_nothing() -> None:
     for item in movie_ids(a):
         a.play("Alice", item)
         a.favorite("Alice", item)
-    sync = engine(a, b)
+    # Pages of 2: the favourites listing needs three.
+    sync = engine(a, b, sweep_page_size=2)
     await sync.run_cycle(now=a.clock.tick())
     for item in movie_ids(a):
         a.mark_unplayed("Alice", item)
-    a.page_size = 2  # the favourites listing needs three pages
     a.fail_after_pages = 1
     b.play("Alice", movie_ids(b)[0])
 

@@ -391,7 +391,7 @@ class SyncEngine:
                     user_id,
                     item_types=self.options.item_types,
                     fields=SWEEP_FIELDS,
-                    page_size=self.options.page_size,
+                    page_size=self.options.sweep_page_size,
                     **query,
                 ):
                     for item in page:

@@ -144,7 +144,12 @@ class SyncOptions:
     max_concurrent_requests: int = 4
     """Requests in flight per server."""
     page_size: int | None = None
-    """Page size for listings; ``None`` lets the client choose."""
+    """Page size for listings with identity fields (item index, lookups); ``None``
+    lets the client choose."""
+    sweep_page_size: int = 2000
+    """Page size for the user-data listings of each cycle. They ask for no optional
+    field (an item is ~250 bytes of JSON), so big pages are cheap, and every page is
+    a query the server runs again from the start of its result."""
     history_cycles: int = 3
     """Cycles whose overwritten values are kept for undo."""
     history_max_writes: int = 10_000
