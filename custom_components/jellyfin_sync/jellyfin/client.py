@@ -110,7 +110,7 @@ from .writes import OpKind, WriteOp, needs_current, plan_write, values_match
 
 #: 5xx statuses worth another try (a proxy or Jellyfin restarting).
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
-#: Items of a listing page turned into models between two turns of the event loop.
+#: Items of a listing page turned into models (and handed on) per turn of the loop.
 PARSE_CHUNK = 100
 #: Longest single backoff when the server gives no Retry-After.
 _MAX_BACKOFF = 30.0
@@ -441,7 +441,8 @@ class JellyfinClient:
             check_total: Re-check the unique count against ``TotalRecordCount``.
 
         Yields:
-            Non-empty lists of items not yielded before.
+            Non-empty lists of items not yielded before (at most ``PARSE_CHUNK``
+            each; a page of the listing may come as several lists).
         """
         if user_id is None and (
             is_played is not None or is_favorite is not None or filters
@@ -492,22 +493,35 @@ class JellyfinClient:
                     "enableTotalRecordCount": _bool(count),
                 }
                 data = await self._request("GET", path, params=page_query)
-                items, reported = await self._parse_page(data, f"GET {path}")
+                what = f"GET {path}"
+                entries, reported = self._page_entries(data, what)
                 if count:
                     total = reported
-                page = [item for item in items if item.id not in seen]
-                seen.update(dict.fromkeys(item.id for item in page))
-                if page:
-                    yield page
-                raw_ids = [item.id for item in items]
-                if len(items) < limit or raw_ids == previous:
+                raw_ids: list[str] = []
+                # A page is turned into models and handed on PARSE_CHUNK items at
+                # a time: the event loop runs in between, and only a chunk's
+                # models are alive at once (a 2,000-item page of models would
+                # outlive young garbage collections and push for full ones).
+                for first in range(0, len(entries), PARSE_CHUNK):
+                    if first:
+                        await asyncio.sleep(0)
+                    chunk: list[Item] = []
+                    for entry in entries[first : first + PARSE_CHUNK]:
+                        item = self._parse(Item.from_json, entry, what)
+                        raw_ids.append(item.id)
+                        if item.id not in seen:
+                            seen[item.id] = None
+                            chunk.append(item)
+                    if chunk:
+                        yield chunk
+                if len(entries) < limit or raw_ids == previous:
                     # A short page ends the listing; the same page twice means
                     # the server ignores startIndex, so stop instead of looping.
                     break
                 if not first_pass and total is not None and len(seen) >= total:
                     break
                 previous = raw_ids
-                start += len(items)
+                start += len(entries)
             if total is None or len(seen) >= total:
                 return
 
@@ -723,26 +737,15 @@ class JellyfinClient:
         except JellyfinResponseError as err:
             raise JellyfinResponseError(f"{what}: {err}") from err
 
-    async def _parse_page(
-        self, data: object, what: str
-    ) -> tuple[list[Item], int | None]:
+    @staticmethod
+    def _page_entries(data: object, what: str) -> tuple[list[Any], int | None]:
+        """The raw items of a listing page and its total count, if reported."""
         if not isinstance(data, Mapping) or not isinstance(data.get("Items"), list):
             raise JellyfinResponseError(f"{what}: the answer has no Items list")
-        raw: list[Any] = data["Items"]
-        items: list[Item] = []
-        for start in range(0, len(raw), PARSE_CHUNK):
-            if start:
-                # A page of hundreds of items takes tens of milliseconds to turn
-                # into models: let the event loop run in between.
-                await asyncio.sleep(0)
-            items += (
-                self._parse(Item.from_json, entry, what)
-                for entry in raw[start : start + PARSE_CHUNK]
-            )
         total = data.get("TotalRecordCount")
         if not isinstance(total, int) or isinstance(total, bool):
             total = None
-        return items, total
+        return data["Items"], total
 
     async def _sleep(self, delay: float) -> None:
         await asyncio.sleep(delay)

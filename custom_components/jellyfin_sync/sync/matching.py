@@ -7,8 +7,9 @@ provider ids do not contradict each other. A key that two items of the same serv
 share (duplicates, versions) is *ambiguous* there: it is never used for that server
 and the items are reported.
 
-The generator functions yield ``None`` every few thousand items so the async engine
-can give the event loop a turn; :func:`run` drives them synchronously.
+The generator functions yield ``None`` every few dozen items (and around every long
+sort or release) so the async engine can give the event loop a turn whenever its time
+budget is spent; :func:`run` drives them synchronously.
 """
 
 from array import array

@@ -1,7 +1,7 @@
 """Turn snapshots + baseline into a plan of minimal writes, and advance the baseline.
 
 Pure: no I/O, no clock (``now`` is passed in). :func:`plan_steps` is a generator that
-yields every few thousand items so the engine can keep the event loop responsive;
+yields every few dozen items so the engine can keep the event loop responsive;
 :func:`build_plan` runs it in one go.
 """
 
