@@ -492,7 +492,11 @@ async def run_combo(
         )
 
         async def cycle() -> int:
-            return _engine_writes(await setup.engine.run_cycle(now=datetime.now(UTC)))
+            report = await setup.engine.run_cycle(now=datetime.now(UTC))
+            # As Home Assistant's coordinator does once it has noted the writes
+            # (coordinator.py): a first sync's plan is thousands of objects.
+            setup.engine.last_plan = None
+            return _engine_writes(report)
 
         async def naive() -> int:
             return await naive_cycle(clients, infos, USERS)

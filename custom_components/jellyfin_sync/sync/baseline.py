@@ -215,20 +215,31 @@ class HistoryCycle:
         """Create a cycle's record."""
         self.cycle_id = cycle_id
         self.at = at
-        self._packed: tuple[tuple[Any, ...], ...] = tuple(
-            (
-                w.server_id,
-                w.user_key,
-                w.user_id,
-                w.item_id,
-                w.identity,
-                ",".join(f.value for f in w.fields),
-                *fx.pack(w.before),
-                *fx.pack(w.after),
-                *fx.pack(w.agreed_before),
-            )
-            for w in writes
+        self._packed: tuple[tuple[Any, ...], ...] = tuple(map(self.row, writes))
+
+    @staticmethod
+    def row(write: HistoryWrite) -> tuple[Any, ...]:
+        """A write as stored (see :meth:`from_rows`)."""
+        return (
+            write.server_id,
+            write.user_key,
+            write.user_id,
+            write.item_id,
+            write.identity,
+            ",".join(f.value for f in write.fields),
+            *fx.pack(write.before),
+            *fx.pack(write.after),
+            *fx.pack(write.agreed_before),
         )
+
+    @classmethod
+    def from_rows(
+        cls, *, cycle_id: str, at: datetime, rows: Iterable[tuple[Any, ...]]
+    ) -> Self:
+        """A cycle's record from writes already made into :meth:`row` form."""
+        cycle = cls(cycle_id=cycle_id, at=at, writes=())
+        cycle._packed = tuple(rows)
+        return cycle
 
     @property
     def writes(self) -> tuple[HistoryWrite, ...]:

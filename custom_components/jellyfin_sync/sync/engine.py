@@ -739,7 +739,9 @@ class SyncEngine:
         confirmed: Mapping[tuple[str, str, str], UserData],
         now: datetime,
     ) -> None:
-        agreed_before: dict[tuple[str, str], UserData] = {}
+        # Plain tuples while they wait (see fields.pack): a first sync records
+        # thousands of writes.
+        agreed_before: dict[tuple[str, str], fx.Packed] = {}
         for count, outcome in enumerate(plan.outcomes, 1):
             if count % self.options.yield_every == 0:
                 await asyncio.sleep(0)
@@ -749,38 +751,43 @@ class SyncEngine:
                 if stored is not None and outcome.stored_key is not None
                 else None
             )
-            agreed_before[(outcome.user_key, outcome.identity)] = (
+            agreed_before[(outcome.user_key, outcome.identity)] = fx.pack(
                 entry.agreed if entry is not None else fx.DEFAULT
             )
-        writes: list[HistoryWrite] = []
+        rows: list[tuple[Any, ...]] = []
         for count, w in enumerate(plan.writes, 1):
             if count % self.options.yield_every == 0:
                 await asyncio.sleep(0)
             after = confirmed.get((w.server_id, w.user_key, w.identity))
             if after is None:
                 continue
-            writes.append(
-                HistoryWrite(
-                    server_id=w.server_id,
-                    user_key=w.user_key,
-                    user_id=w.user_id,
-                    item_id=w.item_id,
-                    identity=w.identity,
-                    fields=w.fields,
-                    before=w.current,
-                    after=after,
-                    agreed_before=agreed_before[(w.user_key, w.identity)],
+            rows.append(
+                HistoryCycle.row(
+                    HistoryWrite(
+                        server_id=w.server_id,
+                        user_key=w.user_key,
+                        user_id=w.user_id,
+                        item_id=w.item_id,
+                        identity=w.identity,
+                        fields=w.fields,
+                        before=w.current,
+                        after=after,
+                        agreed_before=fx.unpack(
+                            agreed_before[(w.user_key, w.identity)]
+                        ),
+                    )
                 )
             )
-        if not writes:
+        del agreed_before
+        if not rows:
             return
         limit = self.options.history_max_writes
-        if len(writes) > limit:
-            report.history_dropped = len(writes) - limit
-            writes = writes[:limit]
+        if len(rows) > limit:
+            report.history_dropped = len(rows) - limit
+            rows = rows[:limit]
         history = self.baseline.history
         history.append(
-            HistoryCycle(cycle_id=report.cycle_id, at=now, writes=tuple(writes))
+            HistoryCycle.from_rows(cycle_id=report.cycle_id, at=now, rows=rows)
         )
         while len(history) > max(1, self.options.history_cycles) or (
             sum(c.write_count for c in history) > limit
