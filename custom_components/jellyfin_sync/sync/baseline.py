@@ -305,16 +305,35 @@ class HistoryCycle:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False, repr=False)
 class Applying:
-    """A write a cycle started; kept until the cycle's outcome is in the baseline."""
+    """A write a cycle started; kept until the cycle's outcome is in the baseline.
+
+    ``desired`` is kept packed (see :func:`.fields.pack`; a first sync starts
+    thousands of writes).
+    """
 
     fields: tuple[SyncField, ...]
-    desired: UserData
+    packed_desired: fx.Packed
+
+    def __init__(self, fields: tuple[SyncField, ...], desired: UserData) -> None:
+        """Record a started write of ``fields`` towards ``desired``."""
+        object.__setattr__(self, "fields", fields)
+        object.__setattr__(self, "packed_desired", fx.pack(desired))
+
+    @property
+    def desired(self) -> UserData:
+        """The state the write asked for."""
+        return fx.unpack(self.packed_desired)
+
+    def __repr__(self) -> str:
+        """Like a dataclass, with the state unpacked."""
+        return f"Applying(fields={self.fields!r}, desired={self.desired!r})"
 
     def landed(self, current: UserData) -> bool:
         """Whether a server holds what the write asked for in every field."""
-        return all(fx.same(f, current, self.desired) for f in self.fields)
+        desired = self.desired
+        return all(fx.same(f, current, desired) for f in self.fields)
 
 
 type ApplyingKey = tuple[str, str, str]

@@ -43,9 +43,14 @@ class UserSnapshot:
     """Targeted cycle: only these matched items (indexes into the match)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True, init=False, repr=False)
 class PlannedWrite:
-    """One write: some fields of one item of one user on one server."""
+    """One write: some fields of one item of one user on one server.
+
+    ``current`` and ``desired`` are kept packed (see :func:`.fields.pack`): a first
+    sync plans thousands of writes, and two states per write would be thousands
+    more objects for the garbage collector to track.
+    """
 
     server_id: str
     user_key: str
@@ -53,11 +58,57 @@ class PlannedWrite:
     item_id: str
     identity: str
     fields: tuple[SyncField, ...]
-    current: UserData
-    desired: UserData
-    """``current`` with ``fields`` replaced by the wanted values."""
     resets: tuple[SyncField, ...]
     """Fields this write clears (un-watch, un-favourite, clear rating)."""
+    packed_current: fx.Packed
+    packed_desired: fx.Packed
+
+    def __init__(
+        self,
+        *,
+        server_id: str,
+        user_key: str,
+        user_id: str,
+        item_id: str,
+        identity: str,
+        fields: tuple[SyncField, ...],
+        current: UserData,
+        desired: UserData,
+        resets: tuple[SyncField, ...],
+    ) -> None:
+        """Create a write (``desired`` is ``current`` with ``fields`` replaced)."""
+        for name, value in (
+            ("server_id", server_id),
+            ("user_key", user_key),
+            ("user_id", user_id),
+            ("item_id", item_id),
+            ("identity", identity),
+            ("fields", fields),
+            ("resets", resets),
+            ("packed_current", fx.pack(current)),
+            ("packed_desired", fx.pack(desired)),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def current(self) -> UserData:
+        """The server's state when it was read."""
+        return fx.unpack(self.packed_current)
+
+    @property
+    def desired(self) -> UserData:
+        """``current`` with ``fields`` replaced by the wanted values."""
+        return fx.unpack(self.packed_desired)
+
+    def __repr__(self) -> str:
+        """Like a dataclass, with the states unpacked."""
+        return (
+            f"PlannedWrite(server_id={self.server_id!r}, user_key={self.user_key!r}, "
+            f"user_id={self.user_id!r}, item_id={self.item_id!r}, "
+            f"identity={self.identity!r}, fields={self.fields!r}, "
+            f"current={self.current!r}, desired={self.desired!r}, "
+            f"resets={self.resets!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (values as stored in the baseline)."""
