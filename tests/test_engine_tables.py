@@ -170,3 +170,47 @@ async def test_index_comparison_over_many_entries() -> None:
     assert await _differs({**old, f"{5:032x}": (-1,)}, old)
     assert await _differs(old, None)
     assert await _differs({"a": (1,)}, old)
+
+
+def test_history_cycle_reads_back_its_writes() -> None:
+    from custom_components.jellyfin_sync.jellyfin.models import (
+        SyncField,
+    )
+    from custom_components.jellyfin_sync.sync import (
+        HistoryCycle,
+        HistoryWrite,
+    )
+
+    write = HistoryWrite(
+        server_id="a",
+        user_key="alice",
+        user_id="u1",
+        item_id="i1",
+        identity="movie:imdb:tt1",
+        fields=(SyncField.PLAYED, SyncField.RATING),
+        before=HALF,
+        after=WATCHED,
+        agreed_before=fx.DEFAULT,
+    )
+    cycle = HistoryCycle(cycle_id="c1", at=WHEN, writes=[write])
+    assert cycle.writes == (write,)
+    assert cycle.write_count == 1
+    assert cycle == HistoryCycle.from_rows(
+        cycle_id="c1", at=WHEN, rows=[HistoryCycle.row(write)]
+    )
+    assert cycle != "c1"
+    assert repr(cycle).startswith("HistoryCycle(cycle_id='c1', at=")
+    assert _untracked_after_collection(*cycle._packed)
+
+
+def test_outcome_keys_without_making_outcomes() -> None:
+    outcome = Outcome(
+        user_key="bob",
+        identity="movie:imdb:tt2",
+        stored_key="path:movie:x.mkv",
+        target=HALF,
+        participants={},
+    )
+    assert list(OutcomeList([outcome]).keys()) == [
+        ("bob", "movie:imdb:tt2", "path:movie:x.mkv")
+    ]

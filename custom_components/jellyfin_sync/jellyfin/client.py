@@ -482,6 +482,7 @@ class JellyfinClient:
         # collector, a set of 100k ids would be scanned by each of its full passes.
         seen: dict[str, None] = {}
         total: int | None = None
+        what = f"GET {path}"
         for first_pass in (True, False):
             start = 0
             previous: list[str] = []
@@ -493,7 +494,6 @@ class JellyfinClient:
                     "enableTotalRecordCount": _bool(count),
                 }
                 data = await self._request("GET", path, params=page_query)
-                what = f"GET {path}"
                 entries, reported = self._page_entries(data, what)
                 if count:
                     total = reported

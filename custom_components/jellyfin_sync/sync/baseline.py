@@ -59,6 +59,22 @@ its state is the agreed one, else ``False`` and the state's values: one flat tup
 (see :func:`~.fields.unpack_at`)."""
 
 
+def _confirmed_states(raw: _PackedEntry) -> Iterator[tuple[str, int | None]]:
+    """Each server of a stored entry, with where its state starts in ``raw``.
+
+    The position is ``None`` where the server's state is the agreed one.
+    """
+    position = fx.PACKED_SIZE
+    while position < len(raw):
+        server_id, same = raw[position], raw[position + 1]
+        position += 2
+        if same:
+            yield server_id, None
+        else:
+            yield server_id, position
+            position += fx.PACKED_SIZE
+
+
 class EntryTable(MutableMapping[str, BaselineEntry]):
     """Identity -> :class:`BaselineEntry`, stored as flat plain tuples.
 
@@ -80,17 +96,13 @@ class EntryTable(MutableMapping[str, BaselineEntry]):
         """The entry of an identity."""
         raw = self._packed[key]
         agreed = fx.unpack_at(raw, 0)
-        confirmed: dict[str, UserData] = {}
-        position = fx.PACKED_SIZE
-        while position < len(raw):
-            server_id, same = raw[position], raw[position + 1]
-            position += 2
-            if same:
-                confirmed[server_id] = agreed
-            else:
-                confirmed[server_id] = fx.unpack_at(raw, position)
-                position += fx.PACKED_SIZE
-        return BaselineEntry(agreed, confirmed)
+        return BaselineEntry(
+            agreed,
+            {
+                server_id: agreed if position is None else fx.unpack_at(raw, position)
+                for server_id, position in _confirmed_states(raw)
+            },
+        )
 
     def __setitem__(self, key: str, entry: BaselineEntry) -> None:
         """Store the entry of an identity."""
@@ -133,13 +145,11 @@ class EntryTable(MutableMapping[str, BaselineEntry]):
 
     def servers(self) -> set[str]:
         """Every server id that confirmed some entry."""
-        found: set[str] = set()
-        for raw in self._packed.values():
-            position = fx.PACKED_SIZE
-            while position < len(raw):
-                found.add(raw[position])
-                position += 2 if raw[position + 1] else 2 + fx.PACKED_SIZE
-        return found
+        return {
+            server_id
+            for raw in self._packed.values()
+            for server_id, _ in _confirmed_states(raw)
+        }
 
 
 @dataclass(slots=True)

@@ -739,19 +739,29 @@ class SyncEngine:
         confirmed: Mapping[tuple[str, str, str], UserData],
         now: datetime,
     ) -> None:
-        # Plain tuples while they wait (see fields.pack): a first sync records
-        # thousands of writes.
-        agreed_before: dict[tuple[str, str], fx.Packed] = {}
-        for count, outcome in enumerate(plan.outcomes, 1):
+        written = {
+            (w.user_key, w.identity)
+            for w in plan.writes
+            if (w.server_id, w.user_key, w.identity) in confirmed
+        }
+        if not written:
+            return
+        # The agreed states before the cycle, of the items written to only.
+        agreed_before: dict[tuple[str, str], UserData] = {}
+        for count, (user_key, identity, stored_key) in enumerate(
+            plan.outcomes.keys(), 1
+        ):
             if count % self.options.yield_every == 0:
                 await asyncio.sleep(0)
-            stored = self.baseline.users.get(outcome.user_key)
+            if (user_key, identity) not in written:
+                continue
+            stored = self.baseline.users.get(user_key)
             entry = (
-                stored.items.get(outcome.stored_key)
-                if stored is not None and outcome.stored_key is not None
+                stored.items.get(stored_key)
+                if stored is not None and stored_key is not None
                 else None
             )
-            agreed_before[(outcome.user_key, outcome.identity)] = fx.pack(
+            agreed_before[(user_key, identity)] = (
                 entry.agreed if entry is not None else fx.DEFAULT
             )
         rows: list[tuple[Any, ...]] = []
@@ -772,15 +782,10 @@ class SyncEngine:
                         fields=w.fields,
                         before=w.current,
                         after=after,
-                        agreed_before=fx.unpack(
-                            agreed_before[(w.user_key, w.identity)]
-                        ),
+                        agreed_before=agreed_before[(w.user_key, w.identity)],
                     )
                 )
             )
-        del agreed_before
-        if not rows:
-            return
         limit = self.options.history_max_writes
         if len(rows) > limit:
             report.history_dropped = len(rows) - limit

@@ -75,10 +75,7 @@ def unpack_at(flat: Sequence[Any], position: int) -> UserData:
     can take a pass per level, so a nested record may reach the old generation
     still tracked.
     """
-    played, count, ticks, date, favorite, rating = flat[
-        position : position + PACKED_SIZE
-    ]
-    return unpack((played, count, ticks, date, favorite, rating))
+    return unpack(tuple(flat[position : position + PACKED_SIZE]))
 
 
 def unpack(packed: Packed) -> UserData:

@@ -229,6 +229,10 @@ class OutcomeList:
             participants=parts,
         )
 
+    def keys(self) -> Iterator[tuple[Any, ...]]:
+        """``(user key, identity, stored key)`` of each outcome, without making it."""
+        return (raw[:3] for raw in self._packed)
+
     def __getitem__(self, index: int) -> Outcome:
         """The outcome at an index."""
         return self._unpack(self._packed[index])
