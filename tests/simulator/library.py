@@ -161,6 +161,11 @@ class SimItem:
     parent_index_number: int | None = None
     series_provider_ids: dict[str, str] = field(default_factory=dict)
     sort_name: str = ""
+    date_last_saved: datetime | None = _BASE_DATE
+    """The item row's ``DateLastSaved``: set when its metadata is saved, e.g. by the
+    refresh that follows a scan ([v10.10.7] Emby.Server.Implementations/Library/
+    LibraryManager.cs:2006, [v10.11.11] LibraryManager.cs:2157-2161); ``None`` while a
+    created item has not been saved yet (CreateItems sets nothing)."""
     generation: int = 0
     """How often this media was re-added after a delete (changes the path, hence id)."""
 

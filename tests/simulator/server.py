@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import format_datetime as format_http_date
 import json
 import random
 import secrets
@@ -1014,6 +1015,8 @@ class SimulatedServer:
         """Re-add a deleted leaf item under a new file name: it gets a new id."""
         old = self._deleted.pop(identity)
         new = replaced_item(old)
+        # The scan creates the item and its first metadata refresh saves it.
+        new.date_last_saved = self.now()
         self._items.append(new)
         self._by_id[new.id] = new
         self._by_identity[new.identity] = new
@@ -1252,6 +1255,12 @@ class SimulatedServer:
         route = resource.canonical if resource is not None else "<unmatched>"
         body = await request.read()
         response = await handler(request)
+        if not response.prepared:
+            # Kestrel dates every response from the same clock that stamps
+            # DateLastSaved; clients use it as the server's "now".
+            response.headers["Date"] = format_http_date(
+                self.now().astimezone(UTC), usegmt=True
+            )
         out = response.content_length or 0
         if isinstance(response, web.Response) and response.body is not None:
             raw = response.body
@@ -1782,6 +1791,13 @@ class SimulatedServer:
         enable_total = bool(flag("enabletotalrecordcount", True))
         is_played = flag("isplayed", None)
         is_favorite = flag("isfavorite", None)
+        saved_since = self._date_param(last("mindatelastsaved"))
+        saved_since_for_user = self._date_param(last("mindatelastsavedforuser"))
+        if saved_since is not None and self.version_tuple[:2] in {(10, 9), (10, 10)}:
+            # The clause names @MinDateLastSavedForUser but binds @MinDateLastSaved;
+            # Microsoft.Data.Sqlite refuses an unbound parameter ([v10.10.7]
+            # Emby.Server.Implementations/Data/SqliteItemRepository.cs:3256-3260).
+            raise ApiError(500, "Must add values for the following parameters")
         start = as_int("startindex") or 0
         limit = as_int("limit")
         search = (last("searchterm") or "").lower()
@@ -1804,6 +1820,8 @@ class SimulatedServer:
             is_played,
             is_favorite,
             search,
+            saved_since,
+            saved_since_for_user,
         )
         cached = self._query_cache.get(cache_key)
         if cached is not None and cached[0] == self._generation and not self._vanished:
@@ -1823,6 +1841,8 @@ class SimulatedServer:
                 is_favorite=is_favorite,
                 search=search,
                 user_filters=user_filters,
+                saved_since=saved_since,
+                saved_since_for_user=saved_since_for_user,
             )
             if len(self._query_cache) > 16:
                 self._query_cache.clear()
@@ -1861,8 +1881,17 @@ class SimulatedServer:
         is_favorite: bool | None,
         search: str,
         user_filters: bool,
+        saved_since: datetime | None = None,
+        saved_since_for_user: datetime | None = None,
     ) -> list[SimItem]:
         """Filter and order items for ``/Items`` (the SQL part of GetItems)."""
+        if saved_since is not None and self.version_tuple[:2] == (10, 8):
+            # Unbound parameter reads as NULL in SQLitePCL: nothing matches
+            # ([v10.8.13] Emby.Server.Implementations/Data/SqliteItemRepository.cs:3557-3561).
+            return []
+        # Both compare the item row's DateLastSaved, never user data
+        # ([v10.11.11] Jellyfin.Server.Implementations/Item/BaseItemRepository.cs:1874-1882).
+        floors = [d for d in (saved_since, saved_since_for_user) if d is not None]
         now_mono = time.monotonic()
         candidates: Iterable[SimItem]
         if ids:
@@ -1911,6 +1940,11 @@ class SimulatedServer:
                 continue
             if search and search not in item.name.lower():
                 continue
+            if floors and (
+                item.date_last_saved is None
+                or any(item.date_last_saved < floor for floor in floors)
+            ):
+                continue
             if "IsFolder" in filters and not item.is_folder:
                 continue
             if "IsNotFolder" in filters and item.is_folder:
@@ -1931,11 +1965,11 @@ class SimulatedServer:
                     continue
                 if "Likes" in filters and row.likes is not True:
                     continue
-                if "Dislikes" in filters and row.likes is not False:
+                if "Dislikes" in filters and not self._dislikes_match(row):
                     continue
-                if "IsFavoriteOrLikes" in filters and not (
-                    row.is_favorite or row.likes is True
-                ):
+                if "IsFavoriteOrLikes" in filters and not row.is_favorite:
+                    # Favourites only: likes are not checked on any version
+                    # (see _dislikes_match for the sources).
                     continue
             selected.append(item)
 
@@ -1954,6 +1988,32 @@ class SimulatedServer:
             selected.sort(key=lambda i: i.sort_name)
 
         return selected
+
+
+    def _dislikes_match(self, row: UserDataRow) -> bool:
+        """``filters=Dislikes`` as each version implements it (not as it is named).
+
+        * 10.8-10.10: ``(rating is null or rating < 6.5)``, every item that is not
+          liked, items without a row included
+          ([v10.10.7] Emby.Server.Implementations/Data/SqliteItemRepository.cs:3476-3502).
+        * 10.11: the value is ignored and the liked items come back
+          ([v10.11.11] Jellyfin.Server.Implementations/Item/BaseItemRepository.cs:2054-2064).
+        * 12.0: every item that is not liked
+          ([v12.0-rc5] Jellyfin.Server.Implementations/Item/BaseItemRepository.TranslateQuery.cs:441-450).
+        """
+        if self.version_tuple[:2] == (10, 11):
+            return row.likes is True
+        return row.likes is not True
+
+    def _date_param(self, raw: str | None) -> datetime | None:
+        """A ``DateTime?`` query value (ISO 8601); 400 when it does not parse."""
+        if raw is None or raw == "":
+            return None
+        try:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise bad_request() from None
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 _MISSING = object()
