@@ -70,15 +70,20 @@ class Host:
         self.expected: dict[tuple[str, str], tuple[str, Any]] = {}
 
     async def start(
-        self, items: int, servers: int, users: list[str], seed: int
+        self,
+        items: int,
+        servers: int,
+        users: list[str],
+        seed: int,
+        version: str = "10.11.11",
     ) -> dict[str, Any]:
-        """Build, fill and start the servers."""
+        """Build, fill and start the servers (all of one Jellyfin version)."""
         spec = LibrarySpec.for_total(items, seed=seed)
         self.users = users
         for index in range(servers):
             server = SimulatedServer(
                 name=f"Bench {index + 1}",
-                version="10.11.11",
+                version=version,
                 media_root=f"/media/server{index + 1}",
                 library=spec,
                 users=users,
@@ -218,6 +223,24 @@ class Host:
             "examples": wrong[:5],
         }
 
+    def with_data(self) -> dict[str, Any]:
+        """Per server and user id: the ids of the items whose user data is not default.
+
+        Exactly what a sync must re-read to see every change (the ``udata_floor``).
+        """
+        out: dict[str, dict[str, list[str]]] = {}
+        for server in self.servers:
+            per_user: dict[str, list[str]] = {}
+            for user_id in server.users.values():
+                per_user[user_id] = [
+                    item.id
+                    for item in server.items
+                    if not item.is_folder
+                    and not server.row(user_id, item).is_default()
+                ]
+            out[server.server_id] = per_user
+        return {"servers": out}
+
     def counters(self) -> dict[str, Any]:
         """Traffic per server since the last reset."""
         return {
@@ -265,6 +288,8 @@ async def serve() -> None:
                     answer = host.verify()
                 elif name == "counters":
                     answer = host.counters()
+                elif name == "with_data":
+                    answer = host.with_data()
                 elif name == "reset":
                     answer = host.reset()
                 else:

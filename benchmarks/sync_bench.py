@@ -18,6 +18,14 @@ fresh worker process:
     the stateless reference: every user's whole library with user data from every
     server, compared item by item (how peers without a baseline work).
 
+``udata_floor``
+    the least any complete sync must read: exactly the items that carry user data,
+    listed by id without identity fields (the ``no_change`` row's bytes over this
+    row's are the "ratio to the floor");
+
+Every run uses one Jellyfin version for all its servers (``--versions``, default
+``10.10.7,10.11.11``); the filters that find items with data differ per version.
+
 Per row: wall time and the CPU time of the sync's process, HTTP requests and body
 bytes received/sent by the sync for the busiest server (counted by the client,
 cross-checked against the simulator's own counters), writes made and the writes the
@@ -59,7 +67,8 @@ from custom_components.jellyfin_sync.sync import (
 
 REPO = Path(__file__).resolve().parents[1]
 USERS = ("alice", "bob", "carol")
-SCENARIOS = ("first_sync", "no_change", "changes_20", "naive_no_change")
+SCENARIOS = ("first_sync", "no_change", "changes_20", "naive_no_change", "udata_floor")
+DEFAULT_VERSIONS = ("10.10.7", "10.11.11")
 #: Fields a naive peer compares (the user data this project syncs).
 NAIVE_FIELDS = (
     "played",
@@ -112,6 +121,8 @@ class Row:
     :mod:`benchmarks.engine_only`)."""
     per_server: list[dict[str, Any]] = field(default_factory=list)
     """Requests and bytes per server (client side)."""
+    version: str = "10.11.11"
+    """The simulated Jellyfin version of every server in the run."""
 
 
 # ------------------------------------------------------------------ measuring
@@ -366,6 +377,7 @@ class Setup:
     items: int
     first_sync_writes: int
     in_flight: InFlight
+    version: str
 
 
 def _stats(clients: Mapping[str, JellyfinClient]) -> dict[str, dict[str, int]]:
@@ -411,6 +423,7 @@ async def measure(
         per_server.append({"server": sid, **mine, "peak_concurrency": peak})
     busiest = max(per_server, key=lambda s: (s["requests"], s["bytes_in"]))
     return Row(
+        version=setup.version,
         scenario=scenario,
         items=setup.items,
         servers=len(setup.servers),
@@ -448,6 +461,7 @@ async def run_combo(
     scenarios: Sequence[str] = SCENARIOS,
     max_concurrent_requests: int = 4,
     page_size: int = 500,
+    version: str = "10.11.11",
 ) -> list[Row]:
     """Run the scenarios for one library size and server count; return the rows.
 
@@ -461,7 +475,12 @@ async def run_combo(
         aiohttp.ClientSession(trace_configs=[in_flight.config]) as session,
     ):
         started = await host.call(
-            "start", items=items, servers=servers, users=list(USERS), seed=seed
+            "start",
+            items=items,
+            servers=servers,
+            users=list(USERS),
+            seed=seed,
+            version=version,
         )
         infos: list[dict[str, Any]] = started["servers"]
         clients = {
@@ -489,6 +508,7 @@ async def run_combo(
             items=infos[0]["items"],
             first_sync_writes=started["first_sync_writes"],
             in_flight=in_flight,
+            version=version,
         )
 
         async def cycle() -> int:
@@ -523,7 +543,34 @@ async def run_combo(
             await verify("changes_20")
         if "naive_no_change" in scenarios:
             rows.append(await measure(setup, "naive_no_change", naive, 0))
+        if "udata_floor" in scenarios:
+            with_data = (await host.call("with_data"))["servers"]
+
+            async def floor() -> int:
+                await udata_floor(clients, with_data)
+                return 0
+
+            rows.append(await measure(setup, "udata_floor", floor, 0))
     return rows
+
+
+async def udata_floor(
+    clients: Mapping[str, JellyfinClient],
+    with_data: Mapping[str, Mapping[str, Sequence[str]]],
+) -> None:
+    """Re-list exactly the items that carry user data, by id, without identity fields."""
+
+    async def one(server_id: str, user_id: str, ids: Sequence[str]) -> None:
+        await clients[server_id].get_items(user_id, ids, fields=())
+
+    await asyncio.gather(
+        *(
+            one(server_id, user_id, ids)
+            for server_id, per_user in with_data.items()
+            for user_id, ids in per_user.items()
+            if ids
+        )
+    )
 
 
 # ------------------------------------------------------------------ output
@@ -534,6 +581,7 @@ def _mb(value: int) -> str:
 
 
 COLUMNS = (
+    ("version", 8, lambda r: r.version),
     ("scenario", 15, lambda r: r.scenario),
     ("items", 7, lambda r: str(r.items)),
     ("srv", 3, lambda r: str(r.servers)),
@@ -586,12 +634,18 @@ def table(rows: Sequence[Row]) -> str:
 
 def ratios(rows: Sequence[Row]) -> list[str]:
     """For each size and server count: no-change cost as a share of the naive run."""
-    found: dict[tuple[int, int], dict[str, Row]] = defaultdict(dict)
+    found: dict[tuple[str, int, int], dict[str, Row]] = defaultdict(dict)
     for row in rows:
-        found[(row.items, row.servers)][row.scenario] = row
+        found[(row.version, row.items, row.servers)][row.scenario] = row
     lines: list[str] = []
-    for (items, servers), by_name in sorted(found.items()):
+    for (version, items, servers), by_name in sorted(found.items()):
         cheap, naive = by_name.get("no_change"), by_name.get("naive_no_change")
+        least = by_name.get("udata_floor")
+        if cheap is not None and least is not None:
+            lines.append(
+                f"{version}, {items} items, {servers} servers: no_change / "
+                f"udata_floor = {floor_ratio(cheap, least):.2f} of the bytes"
+            )
         if cheap is None or naive is None:
             continue
         share_bytes = cheap.bytes_in / max(1, naive.bytes_in)
@@ -599,11 +653,16 @@ def ratios(rows: Sequence[Row]) -> list[str]:
         share_requests = cheap.requests / max(1, naive.requests)
         share_cpu = cheap.cpu_s / max(1e-9, naive.cpu_s)
         lines.append(
-            f"{items} items, {servers} servers: no_change / naive = "
+            f"{version}, {items} items, {servers} servers: no_change / naive = "
             f"{share_bytes:.1%} of the bytes, {share_time:.1%} of the time, "
             f"{share_cpu:.1%} of the CPU, {share_requests:.1%} of the requests"
         )
     return lines
+
+
+def floor_ratio(cheap: Row, least: Row) -> float:
+    """Bytes a no-change cycle received over the floor's, for the busiest server."""
+    return cheap.bytes_in / max(1, least.bytes_in)
 
 
 # ------------------------------------------------------------------ command line
@@ -624,6 +683,23 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _version_list(text: str) -> list[str]:
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    known = {"10.8", "10.9", "10.10", "10.11", "12.0"}
+    for value in values:
+        parts = value.split(".")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts) or (
+            ".".join(parts[:2]) not in known
+        ):
+            raise argparse.ArgumentTypeError(
+                f"not a simulated Jellyfin version: {value!r} "
+                "(e.g. 10.8.13, 10.10.7, 10.11.11, 12.0.0)"
+            )
+    if not values:
+        raise argparse.ArgumentTypeError("no version given")
+    return values
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
@@ -631,6 +707,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--sizes", type=_int_list, default=[10_000, 50_000, 100_000])
     parser.add_argument("--servers", type=_int_list, default=[2, 4])
+    parser.add_argument(
+        "--versions",
+        type=_version_list,
+        default=list(DEFAULT_VERSIONS),
+        help="simulated Jellyfin versions, one run each (all servers of a run alike)",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -657,22 +739,33 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def _worker(args: argparse.Namespace) -> list[Row]:
     rows: list[Row] = []
-    for items in args.sizes:
-        for servers in args.servers:
-            combo = await run_combo(
-                items,
-                servers,
-                seed=args.seed,
-                max_concurrent_requests=args.concurrency,
-            )
-            for row in combo:
-                print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
-            rows.extend(combo)
+    for version, items, servers in _combos(args):
+        combo = await run_combo(
+            items,
+            servers,
+            seed=args.seed,
+            max_concurrent_requests=args.concurrency,
+            version=version,
+        )
+        for row in combo:
+            print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
+        rows.extend(combo)
     return rows
 
 
-def _spawn(args: argparse.Namespace, items: int, servers: int) -> list[Row]:
-    """Run one size and server count in a fresh worker process."""
+def _combos(args: argparse.Namespace) -> list[tuple[str, int, int]]:
+    return [
+        (version, items, servers)
+        for version in args.versions
+        for items in args.sizes
+        for servers in args.servers
+    ]
+
+
+def _spawn(
+    args: argparse.Namespace, version: str, items: int, servers: int
+) -> list[Row]:
+    """Run one version, size and server count in a fresh worker process."""
     import subprocess  # noqa: PLC0415 - only the parent needs it
 
     command = [
@@ -680,6 +773,7 @@ def _spawn(args: argparse.Namespace, items: int, servers: int) -> list[Row]:
         "-m",
         "benchmarks.sync_bench",
         "--worker",
+        f"--versions={version}",
         f"--sizes={items}",
         f"--servers={servers}",
         f"--seed={args.seed}",
@@ -704,7 +798,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_ha = args.with_home_assistant or not engine_only.ACTIVE
     where = "with Home Assistant" if with_ha else "engine only"
     print(
-        f"sync benchmark: sizes {args.sizes}, servers {args.servers}, "
+        f"sync benchmark: versions {args.versions}, sizes {args.sizes}, "
+        f"servers {args.servers}, "
         f"{len(USERS)} users, {where}; progress on stderr",
         file=sys.stderr,
     )
@@ -721,9 +816,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         rows = [
             row
-            for items in args.sizes
-            for servers in args.servers
-            for row in _spawn(args, items, servers)
+            for version, items, servers in _combos(args)
+            for row in _spawn(args, version, items, servers)
         ]
     print(table(rows))
     if args.json:

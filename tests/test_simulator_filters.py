@@ -197,3 +197,20 @@ async def test_responses_carry_the_server_clock(scene: Scene) -> None:
     scene.server.clock = lambda: datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
     reply = await scene.raw.get("/System/Info/Public")
     assert reply.headers["Date"] == "Mon, 03 Feb 2031 04:05:06 GMT"
+
+
+async def test_is_favorite_false_and_items_without_a_row(scene: Scene) -> None:
+    """``isFavorite=false``: 10.11 drops items that have no user-data row.
+
+    [v10.10.7] Emby.Server.Implementations/Data/SqliteItemRepository.cs:3504-3516
+    (``IsFavorite is null or IsFavorite=0``), [v10.11.11] Jellyfin.Server.
+    Implementations/Item/BaseItemRepository.cs:2066-2070 (``FirstOrDefault()!.IsFavorite
+    == false`` is NULL without a row), [v12.0-rc5] BaseItemRepository.TranslateQuery.cs:
+    452-471 (``!favoriteIds.Contains(e.Id)``).
+    """
+    found = set(await scene.ids(isFavorite=False))
+    with_rows = set(scene.movies[:8]) - {scene.movies[2]}
+    if _minor(scene) == (10, 11):
+        assert found == with_rows
+    else:
+        assert found == set(scene.movies) - {scene.movies[2]}

@@ -371,14 +371,20 @@ async def test_2_2_default_order_and_paging(
 async def test_2_1_enable_total_record_count_false(
     jellyfin_server_factory, session, version
 ) -> None:
-    """§2.1: enableTotalRecordCount=false -> page size (10.8-10.10), 0 on 10.11."""
+    """enableTotalRecordCount=false: TotalRecordCount is the page's size, every version.
+
+    ``GetItemsResult`` returns ``new QueryResult<BaseItem>(query.StartIndex, null,
+    GetItemList(query))`` and ``QueryResult`` sets ``totalRecordCount ?? items.Count``
+    ([v10.11.11] Emby.Server.Implementations/Library/LibraryManager.cs:1662-1670,
+    MediaBrowser.Model/Querying/QueryResult.cs:36-39; [v10.10.7] LibraryManager.cs:
+    1467-1492). API-NOTES §2.1/§9.8 say 0 on 10.11 and 12.0; the source says otherwise.
+    """
     server = await make(jellyfin_server_factory, version)
     raw = RawClient(session, server)
     reply = (
         await raw.items("alice", recursive=True, limit=4, enableTotalRecordCount=False)
     ).json()
-    expected = 0 if version.startswith("10.11") else 4
-    assert reply["TotalRecordCount"] == expected
+    assert reply["TotalRecordCount"] == len(reply["Items"]) == 4
 
 
 @pytest.mark.parametrize("version", ALL)

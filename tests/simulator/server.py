@@ -1862,7 +1862,9 @@ class SimulatedServer:
             for item in page
         ]
         if not enable_total:
-            total = len(dtos) if self.version_tuple[:2] < (10, 11) else 0
+            # QueryResult(startIndex, null, items): totalRecordCount ?? items.Count
+            # ([v10.11.11] Emby.Server.Implementations/Library/LibraryManager.cs:1662-1670).
+            total = len(dtos)
         return _json({"Items": dtos, "TotalRecordCount": total, "StartIndex": start})
 
     def _select(
@@ -1958,6 +1960,15 @@ class SimulatedServer:
                 if "IsUnplayed" in filters and played_of(item):
                     continue
                 if is_favorite is not None and row.is_favorite != is_favorite:
+                    continue
+                if (
+                    is_favorite is False
+                    and self.version_tuple[:2] == (10, 11)
+                    and key_of(item) not in data
+                ):
+                    # ``FirstOrDefault(...)!.IsFavorite == false`` is NULL without a
+                    # row ([v10.11.11] Jellyfin.Server.Implementations/Item/
+                    # BaseItemRepository.cs:2066-2070); 10.8-10.10 and 12.0 keep it.
                     continue
                 if "IsFavorite" in filters and not row.is_favorite:
                     continue
