@@ -235,8 +235,7 @@ class Host:
                 per_user[user_id] = [
                     item.id
                     for item in server.items
-                    if not item.is_folder
-                    and not server.row(user_id, item).is_default()
+                    if not item.is_folder and not server.row(user_id, item).is_default()
                 ]
             out[server.server_id] = per_user
         return {"servers": out}

@@ -688,8 +688,10 @@ def _version_list(text: str) -> list[str]:
     known = {"10.8", "10.9", "10.10", "10.11", "12.0"}
     for value in values:
         parts = value.split(".")
-        if len(parts) != 3 or not all(p.isdigit() for p in parts) or (
-            ".".join(parts[:2]) not in known
+        if (
+            len(parts) != 3
+            or not all(p.isdigit() for p in parts)
+            or (".".join(parts[:2]) not in known)
         ):
             raise argparse.ArgumentTypeError(
                 f"not a simulated Jellyfin version: {value!r} "

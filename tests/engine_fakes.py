@@ -39,6 +39,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 from custom_components.jellyfin_sync.sync import fields as fx
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def jellyfin_id(kind: str, path: str) -> str:
@@ -86,6 +87,10 @@ class FakeServer:
         self.writes = 0
         self.requests = 0
         self.items_sent = 0
+        self.saved: dict[str, datetime] = {}
+        """Item id -> its row's DateLastSaved (the clock when it was added)."""
+        self.sends_date = True
+        """Whether answers carry a ``Date`` header (the server's clock)."""
 
     # -- set-up --------------------------------------------------------------
 
@@ -108,7 +113,13 @@ class FakeServer:
 
     def add_item(self, item: Item) -> Item:
         self.items[item.id] = item
+        self.saved[item.id] = self.clock.now
         return item
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock (the shared fake clock); ``None`` when it sends none."""
+        return self.clock.now if self.sends_date else None
 
     def add_movie(
         self, path: str, *, name: str = "", ids: dict[str, str] | None = None
@@ -272,9 +283,11 @@ class FakeServer:
                 return False
             if name == "Likes" and data.likes is not True:
                 return False
-            if name == "Dislikes" and data.likes is not False:
+            # As Jellyfin 10.8-10.10 and 12.0 implement them, not as named
+            # (tests/test_simulator_filters.py cites the source).
+            if name == "Dislikes" and data.likes is True:
                 return False
-            if name == "IsFavoriteOrLikes" and not (data.is_favorite or data.likes):
+            if name == "IsFavoriteOrLikes" and not data.is_favorite:
                 return False
         return True
 
@@ -291,6 +304,10 @@ class FakeServer:
         ids: Sequence[str] | None = None,
         parent_id: str | None = None,
         page_size: int | None = None,
+        check_total: bool = True,
+        sort_by: Sequence[str] = (),
+        descending: bool = False,
+        saved_since: datetime | None = None,
     ) -> AsyncIterator[list[Item]]:
         self._check_read()
         if self.fail_after_pages == 0 or (user_id is not None and self.fail_user_reads):
@@ -306,7 +323,16 @@ class FakeServer:
                 data = self.data.get((user_id, item_id), UserData())
                 if not self._passes(data, is_played, is_favorite, filters):
                     continue
+            if saved_since is not None and self.saved.get(item_id, EPOCH) < saved_since:
+                continue
             selected.append(item)
+        if tuple(sort_by) == ("DatePlayed",) and user_id is not None:
+
+            def played_on(item: Item) -> datetime:
+                data = self.data.get((user_id, item.id), UserData())
+                return data.last_played_date or EPOCH
+
+            selected.sort(key=played_on, reverse=descending)
         size = page_size or self.page_size
         for page_number, start in enumerate(range(0, len(selected), size)):
             if (

@@ -712,8 +712,29 @@ async def test_baseline_survives_a_restart() -> None:
     assert a.get("Alice", m0) == UserData()
 
 
-async def test_new_items_are_found_by_the_periodic_index_refresh() -> None:
+async def test_new_items_get_their_data_in_the_next_cycle() -> None:
+    """A scan adds a film to both servers; the one watched on a reaches b next cycle.
+
+    Found through ``minDateLastSavedForUser`` from the server's own clock
+    (API-NOTES §2.4), not the periodic index refresh.
+    """
     a, b = two_servers_same_ids()
+    sync = engine(a, b, index_refresh_cycles=100)
+    await sync.run_cycle(now=a.clock.tick())
+    late_a = a.add_movie("/media/movies/Late.mkv", ids={"imdb": "tt9"})
+    late_b = b.add_movie("/media/movies/Late.mkv", ids={"imdb": "tt9"})
+    a.play("Alice", late_a.id)
+    report = await sync.run_cycle(now=a.clock.tick())
+    assert not report.servers[b.server_id].index_refreshed
+    assert report.writes_done == 1
+    assert b.get("Alice", late_b.id).played
+    assert (await sync.run_cycle(now=a.clock.tick())).writes_planned == 0
+
+
+async def test_new_items_wait_for_the_index_refresh_without_a_server_clock() -> None:
+    a, b = two_servers_same_ids()
+    for server in (a, b):
+        server.sends_date = False
     sync = engine(a, b, index_refresh_cycles=3)
     await sync.run_cycle(now=a.clock.tick())
     late_a = a.add_movie("/media/movies/Late.mkv", ids={"imdb": "tt9"})

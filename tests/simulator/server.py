@@ -2000,7 +2000,6 @@ class SimulatedServer:
 
         return selected
 
-
     def _dislikes_match(self, row: UserDataRow) -> bool:
         """``filters=Dislikes`` as each version implements it (not as it is named).
 
@@ -2021,7 +2020,7 @@ class SimulatedServer:
         if raw is None or raw == "":
             return None
         try:
-            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(raw)
         except ValueError:
             raise bad_request() from None
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

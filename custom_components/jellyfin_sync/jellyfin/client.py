@@ -58,7 +58,13 @@ Behaviour:
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Callable,
+    Collection,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -268,6 +274,7 @@ class JellyfinClient:
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._info_lock = asyncio.Lock()
         self._server_info: ServerInfo | None = None
+        self._server_time: datetime | None = None
         self._device_id = (
             device_id
             or uuid.uuid5(uuid.NAMESPACE_URL, f"jellyfin-sync:{self._url_text}").hex
@@ -418,7 +425,10 @@ class JellyfinClient:
         parent_id: str | None = None,
         page_size: int | None = None,
         check_total: bool = True,
-    ) -> AsyncIterator[list[Item]]:
+        sort_by: Sequence[str] = (),
+        descending: bool = False,
+        saved_since: datetime | None = None,
+    ) -> AsyncGenerator[list[Item]]:
         """Yield a user's items page by page, each id once.
 
         Jellyfin pages with OFFSET/LIMIT over an order that is not unique, so an item
@@ -439,6 +449,13 @@ class JellyfinClient:
             parent_id: Only items below this library or folder.
             page_size: ``limit`` per request; default the client's page size.
             check_total: Re-check the unique count against ``TotalRecordCount``.
+            sort_by: ``ItemSortBy`` names (default ``DateCreated,SortName``); a
+                caller that stops early (e.g. at the first item never played, with
+                ``DatePlayed`` descending) closes the iterator.
+            descending: Sort descending (one order for every key, as Jellyfin does).
+            saved_since: ``minDateLastSavedForUser``: only items whose row was saved
+                (created by a scan and refreshed, or metadata changed) at or after
+                this server time. It never reflects user data (API-NOTES §2.4).
 
         Yields:
             Non-empty lists of items not yielded before (at most ``PARSE_CHUNK``
@@ -457,9 +474,12 @@ class JellyfinClient:
             "enableUserData": _bool(enable_user_data),
             "enableImages": "false",
             "collapseBoxSetItems": "false",
-            "sortBy": SORT_BY,
-            "sortOrder": "Ascending",
+            "sortBy": ",".join(sort_by) if sort_by else SORT_BY,
+            "sortOrder": "Descending" if descending else "Ascending",
         }
+        if saved_since is not None:
+            # minDateLastSaved alone is broken before 10.11 (API-NOTES §2.4).
+            query["minDateLastSavedForUser"] = format_datetime(saved_since)
         if item_types:
             query["includeItemTypes"] = ",".join(item_types)
         if ids is None:
@@ -747,6 +767,25 @@ class JellyfinClient:
             total = None
         return data["Items"], total
 
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock at its last answer (its ``Date`` header), if any.
+
+        Jellyfin stamps ``DateLastSaved`` from the same clock, so "saved since"
+        queries use it rather than this machine's clock, which may differ.
+        """
+        return self._server_time
+
+    def _note_server_time(self, raw: str | None) -> None:
+        if not raw:
+            return
+        try:
+            value = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return
+        if value.tzinfo is not None:
+            self._server_time = value.astimezone(UTC)
+
     async def _sleep(self, delay: float) -> None:
         await asyncio.sleep(delay)
 
@@ -836,6 +875,7 @@ class JellyfinClient:
                     status = response.status
                     content_type = response.content_type
                     retry_after = response.headers.get("Retry-After")
+                    server_date = response.headers.get("Date")
                     landed = response.url.origin()
             except TimeoutError as err:
                 raise JellyfinTimeoutError(
@@ -846,6 +886,7 @@ class JellyfinClient:
                     f"{what}: cannot reach the server ({type(err).__name__}: {err})"
                 ) from err
             self._stats["bytes_in"] += len(raw)
+        self._note_server_time(server_date)
         if landed != url.origin():
             # aiohttp drops the Authorization header on a cross-origin redirect
             # (e.g. http -> https), which would read as a rejected key.

@@ -4,7 +4,8 @@ The real :class:`~custom_components.jellyfin_sync.jellyfin.JellyfinClient` satis
 it; tests use an in-memory fake with the same write semantics.
 """
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from custom_components.jellyfin_sync.jellyfin.models import (
@@ -40,8 +41,16 @@ class ServerClient(Protocol):
         ids: Sequence[str] | None = None,
         parent_id: str | None = None,
         page_size: int | None = None,
-    ) -> AsyncIterator[list[Item]]:
+        check_total: bool = True,
+        sort_by: Sequence[str] = (),
+        descending: bool = False,
+        saved_since: datetime | None = None,
+    ) -> AsyncGenerator[list[Item]]:
         """Pages of items (de-duplicated by id); ``user_id=None`` lists the index."""
+
+    @property
+    def server_time(self) -> datetime | None:
+        """The server's clock at its last answer, when it sent one."""
 
     async def get_items(
         self,

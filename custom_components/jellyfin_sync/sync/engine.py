@@ -10,8 +10,9 @@ user data, so a cycle where nothing changed costs a few small listings per user.
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 import time
 from typing import Any
 
@@ -63,14 +64,33 @@ from .plan import (
 )
 from .report import SyncReport
 
-#: Filters whose union is every item with non-default user data (API-NOTES §2.3).
-#: Played items come once, in the first listing (favourites are often watched too).
+#: Filtered listings that find the items with user data a filter can isolate, the
+#: same on every version (tests/test_simulator_filters.py has each filter's source):
+#: played; favourite; a position; a rating of 6.5 or more (``Likes``). Each item
+#: comes once where the filters allow it (a played favourite in the first only).
+#: ``IsFavoriteOrLikes`` is favourites only and ``Dislikes`` is the whole library
+#: (10.8-10.10, 12.0) or the liked items (10.11), so neither is used.
 SWEEPS: tuple[dict[str, Any], ...] = (
     {"is_played": True},
-    {"is_played": False, "filters": ("IsResumable",)},
-    {"is_played": False, "filters": ("IsFavoriteOrLikes",)},
-    {"is_played": False, "filters": ("Dislikes",)},
+    {"is_played": False, "is_favorite": True},
+    {"is_played": False, "is_favorite": False, "filters": ("IsResumable",)},
+    {"is_played": False, "is_favorite": False, "filters": ("Likes",)},
 )
+#: The fifth listing: unplayed items by ``DatePlayed``, newest first, read until the
+#: first never-played item. It finds a play count or a last-played date without
+#: played (a playback stopped early). What no listing isolates (a rating below 6.5
+#: alone) comes from the periodic full listing or, once known, the baseline.
+DATED_SWEEP: dict[str, Any] = {
+    "is_played": False,
+    "sort_by": ("DatePlayed",),
+    "descending": True,
+    "check_total": False,
+}
+#: Extra items asked for beyond last cycle's count of dated unplayed items.
+DATED_MARGIN = 20
+#: Overlap of "saved since" queries: a row saved just before a query may commit
+#: after it (server-clock seconds).
+SAVED_OVERLAP_S = 120
 ITEM_FIELDS = ("ProviderIds", "Path")
 #: Sweeps need no optional fields: ids, types and user data come without asking.
 SWEEP_FIELDS: tuple[str, ...] = ()
@@ -93,8 +113,18 @@ class _Server:
     gone: set[str] = field(default_factory=set)
     """Ids dropped from the index because they vanished; looked up again each cycle
     until they are back or the next full index read settles them."""
+    saved_since: datetime | None = None
+    """Server time from which new or re-saved items are asked for each cycle."""
+    listed: dict[str, datetime] = field(default_factory=dict)
+    """User id -> when the user's whole library was last listed."""
+    dated: dict[str, int] = field(default_factory=dict)
+    """User id -> dated unplayed items found last cycle (sizes the next page)."""
     ready: bool = False
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+
+
+def _is_default(data: UserData | None) -> bool:
+    return data is None or data.is_default
 
 
 def _error(server_id: str, what: str, err: Exception) -> str:
@@ -242,7 +272,7 @@ class SyncEngine:
         if targets is not None:
             snapshots = await self._collect_targets(report, selected, targets)
         else:
-            snapshots = await self._collect_full(report, selected)
+            snapshots = await self._collect_full(report, selected, now=now, full=full)
         report.users = sorted({s.user.key for s in snapshots})
         match = await self._matched()
         report.durations["match"] = self._match_seconds
@@ -319,6 +349,7 @@ class SyncEngine:
                     entry.index_refreshed = True
                 elif index == "cycle":
                     server.cycles_since_index += 1
+                    await self._load_new(server)
             except JellyfinError as err:
                 report.error(_error(server.server_id, "read failed", err))
                 return
@@ -328,9 +359,65 @@ class SyncEngine:
 
         await asyncio.gather(*(one(s) for s in self._servers.values()))
 
+    def _index_queries(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(item types, fields) of the listings that make an item index."""
+        queries: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+            (tuple(self.options.item_types), ITEM_FIELDS)
+        ]
+        if "Episode" in self.options.item_types:
+            queries.append((("Series",), ("ProviderIds",)))
+        return queries
+
+    @staticmethod
+    def _saved_mark(server: _Server) -> datetime | None:
+        """Where the next "saved since" query starts: the server's clock less an overlap.
+
+        ``None`` when the server sent no clock: new items then wait for the next
+        full index read.
+        """
+        clock = server.client.server_time
+        if clock is None:
+            return None
+        return clock - timedelta(seconds=SAVED_OVERLAP_S)
+
+    async def _load_new(self, server: _Server) -> None:
+        """Add items created or re-saved since the last look to the index.
+
+        A scan creates an item and its first metadata refresh saves it, which sets
+        its ``DateLastSaved`` (API-NOTES §2.4): asking for rows saved since the
+        last look finds new items in the next cycle at the cost of a near-empty
+        listing when nothing changed.
+        """
+        since = server.saved_since
+        mark = self._saved_mark(server)
+        if since is None or server.index is None:
+            server.saved_since = mark
+            return
+        index, series = server.index, server.series
+        async with server.semaphore:
+            for types, fields in self._index_queries():
+                async for page in server.client.iter_items(
+                    None,
+                    item_types=types,
+                    fields=fields,
+                    enable_user_data=False,
+                    page_size=self.options.page_size,
+                    check_total=False,
+                    saved_since=since,
+                ):
+                    target = series if types == ("Series",) else index
+                    for item in page:
+                        entry = self._slim(server.server_id, item)
+                        if target.get(item.id) != entry:
+                            target[item.id] = entry
+                            server.gone.discard(item.id)
+                            self._match_dirty = True
+        server.saved_since = mark
+
     async def _load_index(self, server: _Server) -> None:
         index: dict[str, IndexEntry] = {}
         series: dict[str, IndexEntry] = {}
+        mark = self._saved_mark(server)
         async with server.semaphore:
             async for page in server.client.iter_items(
                 None,
@@ -356,6 +443,7 @@ class SyncEngine:
         server.index, server.series = index, series
         server.cycles_since_index = 0
         server.gone.clear()
+        server.saved_since = mark
 
     def _slim(self, server_id: str, item: Item) -> IndexEntry:
         """The part of an item matching needs (the index holds 100k of them).
@@ -376,17 +464,30 @@ class SyncEngine:
             server.index[item.id] = known
             self._match_dirty = True
 
-    async def _sweep(self, server: _Server, user_id: str) -> fx.StateTable:
-        """Every item with non-default data for a user, without identity fields.
+    async def _sweep(
+        self, server: _Server, user_id: str, *, everything: bool = False
+    ) -> fx.StateTable:
+        """Items with non-default data for a user, without identity fields.
 
+        With ``everything`` the user's whole library is listed, which finds every
+        item; otherwise the filtered listings (:data:`SWEEPS`,
+        :data:`DATED_SWEEP`) find all but an item whose only data is a rating
+        below 6.5, and the baseline re-reads such an item once it is known.
         Identity fields (paths, provider ids) are most of a listing's bytes and the
         index has them; items the index does not know yet are fetched with them.
         """
         found = fx.StateTable()
         unknown: set[str] = set()
         index = server.index or {}
+
+        def keep(item: Item) -> None:
+            found[item.id] = item.user_data or fx.DEFAULT
+            if item.id not in index:
+                unknown.add(item.id)
+
         async with server.semaphore:
-            for query in SWEEPS:
+            queries: tuple[dict[str, Any], ...] = ({},) if everything else SWEEPS
+            for query in queries:
                 async for page in server.client.iter_items(
                     user_id,
                     item_types=self.options.item_types,
@@ -395,12 +496,47 @@ class SyncEngine:
                     **query,
                 ):
                     for item in page:
-                        found[item.id] = item.user_data or fx.DEFAULT
-                        if item.id not in index:
-                            unknown.add(item.id)
+                        if not everything or not _is_default(item.user_data):
+                            keep(item)
+            if not everything:
+                await self._sweep_dated(server, user_id, keep)
         if unknown:
             found.update(await self._fetch(server, user_id, unknown))
         return found
+
+    async def _sweep_dated(
+        self, server: _Server, user_id: str, keep: Callable[[Item], None]
+    ) -> None:
+        """Unplayed items newest-played first, up to the first never-played one.
+
+        Pages are sized from last cycle's count, so a cycle reads about one page
+        and few items beyond the dated ones (no filter excludes undated items).
+        """
+        size = server.dated.get(user_id, 0) + DATED_MARGIN
+        dated = 0
+        async with contextlib.aclosing(
+            server.client.iter_items(
+                user_id,
+                item_types=self.options.item_types,
+                fields=SWEEP_FIELDS,
+                page_size=size,
+                **DATED_SWEEP,
+            )
+        ) as pages:
+            async for page in pages:
+                done = False
+                for item in page:
+                    data = item.user_data
+                    if data is not None and data.last_played_date is not None:
+                        dated += 1
+                        keep(item)
+                    else:
+                        done = True
+                        if not _is_default(data):
+                            keep(item)
+                if done:
+                    break
+        server.dated[user_id] = dated
 
     async def _fetch(
         self, server: _Server, user_id: str, ids: Collection[str]
@@ -418,18 +554,34 @@ class SyncEngine:
                     found[item.id] = item.user_data or fx.DEFAULT
         return found
 
+    def _listing_due(self, server: _Server, user_id: str, now: datetime) -> bool:
+        """Whether a user's whole library is due to be listed on a server."""
+        last = server.listed.get(user_id)
+        period = timedelta(hours=self.options.full_listing_hours)
+        return last is None or now < last or now - last >= period
+
     async def _collect_full(
-        self, report: SyncReport, selected: list[MatchedUser]
+        self,
+        report: SyncReport,
+        selected: list[MatchedUser],
+        *,
+        now: datetime,
+        full: bool = False,
     ) -> list[UserSnapshot]:
         data: dict[str, dict[str, fx.StateTable]] = defaultdict(dict)
         jobs: list[Awaitable[None]] = []
 
         def sweep_job(user: MatchedUser, server: _Server) -> Awaitable[None]:
             async def job() -> None:
+                user_id = user.ids[server.server_id]
+                everything = full or self._listing_due(server, user_id, now)
                 try:
                     data[user.key][server.server_id] = await self._sweep(
-                        server, user.ids[server.server_id]
+                        server, user_id, everything=everything
                     )
+                    if everything:
+                        server.listed[user_id] = now
+                        report.server(server.server_id).full_listings += 1
                 except JellyfinError as err:
                     _read_failed(report, server.server_id, f"reading {user.name}", err)
 

@@ -141,6 +141,10 @@ class SyncOptions:
     # Collecting and applying
     index_refresh_cycles: int = 24
     """A full item-index scan every this many cycles (1 = every cycle)."""
+    full_listing_hours: float = 24.0
+    """List each user's whole library this often (and on the first cycle, and with
+    ``full``): the one way to find an item whose only data is a rating below 6.5,
+    which no Jellyfin filter isolates. Other cycles read only the filtered listings."""
     max_concurrent_requests: int = 4
     """Requests in flight per server."""
     page_size: int | None = None

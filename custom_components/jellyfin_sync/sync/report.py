@@ -22,6 +22,9 @@ class ServerReport:
     after it was found readable; the users concerned sat the cycle out there."""
     index_items: int = 0
     index_refreshed: bool = False
+    full_listings: int = 0
+    """Users whose whole library was listed this cycle (see
+    ``SyncOptions.full_listing_hours``)."""
     writes: int = 0
     writes_by_field: dict[str, int] = field(default_factory=dict)
     failed: int = 0
@@ -38,6 +41,7 @@ class ServerReport:
             "read_failures": self.read_failures,
             "index_items": self.index_items,
             "index_refreshed": self.index_refreshed,
+            "full_listings": self.full_listings,
             "writes": self.writes,
             "writes_by_field": dict(sorted(self.writes_by_field.items())),
             "failed": self.failed,
