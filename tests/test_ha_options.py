@@ -14,6 +14,7 @@ from custom_components.jellyfin_sync.const import (
     CONF_FIELD_SOURCES,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
+    CONF_FULL_LISTING_HOURS,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -96,8 +97,10 @@ def test_build_sync_options() -> None:
         CONF_USER_MODE: "exclude",
         CONF_USERS: ["bob"],
         CONF_USER_MAP: "alice = alicia",
+        CONF_FULL_LISTING_HOURS: 6,
     }
     sync = build_sync_options(options, SERVERS, users)
+    assert sync.full_listing_hours == 6
     assert sync.priority == ("b", "a", "c")
     assert sync.server("b").direction is Direction.READ_ONLY
     assert sync.server("a").direction is Direction.WRITE_ONLY
@@ -115,6 +118,7 @@ def test_build_sync_options() -> None:
     assert two_way.first_sync is FirstSyncPolicy.MERGE
     assert two_way.guard.max_resets == 500
     assert two_way.excluded_users == frozenset()
+    assert two_way.full_listing_hours == 24
 
 
 async def test_one_way_overwrites_the_other_servers(
@@ -242,10 +246,12 @@ def test_old_entry_options_build_the_same_engine_options() -> None:
             CONF_PRIORITY,
             CONF_MEDIA_ROOTS,
             CONF_FIELD_SOURCES,
+            CONF_FULL_LISTING_HOURS,
         )
     }
     old.update({CONF_DIRECTION: "one_way", CONF_PRIMARY_SERVER: "c"})
     sync = build_sync_options(effective_options(SERVERS, old), SERVERS, {})
+    assert sync.full_listing_hours == 24
     assert sync.priority == ("c", "a", "b")
     assert {sid: s.direction for sid, s in sync.servers.items()} == {
         "a": Direction.WRITE_ONLY,
@@ -354,6 +360,7 @@ async def _configure(hass: HomeAssistant, flow_id: str, data: dict[str, Any]) ->
 def _general(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         CONF_SCAN_INTERVAL: 30,
+        CONF_FULL_LISTING_HOURS: 6,
         CONF_FIELDS: ["played", "favorite", "rating"],
         CONF_DIRECTION: "two_way",
         CONF_FIRST_SYNC: "merge",
@@ -416,6 +423,7 @@ async def test_options_flow_server_steps(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_EDIT_SERVERS not in entry.options
     assert entry.options[CONF_DIRECTION] == "per_server"
+    assert entry.options[CONF_FULL_LISTING_HOURS] == 6
     assert entry.options[CONF_SERVER_DIRECTIONS] == {
         home.server_id: "source_only",
         cabin.server_id: "receive_only",

@@ -44,6 +44,7 @@ from .const import (
     CONF_FIELD_SOURCES,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
+    CONF_FULL_LISTING_HOURS,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -69,8 +70,10 @@ from .const import (
     FIELD_SOURCE_ALL,
     FIRST_SYNC_POLICIES,
     FIRST_SYNC_PRIMARY,
+    MAX_FULL_LISTING_HOURS,
     MAX_PROGRESS_DELAY,
     MAX_SCAN_INTERVAL,
+    MIN_FULL_LISTING_HOURS,
     MIN_PROGRESS_DELAY,
     MIN_SCAN_INTERVAL,
     SERVER_DIRECTIONS,
@@ -504,6 +507,9 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
             else:
                 self._options = {**current, **user_input}
                 self._options[CONF_SCAN_INTERVAL] = int(user_input[CONF_SCAN_INTERVAL])
+                self._options[CONF_FULL_LISTING_HOURS] = int(
+                    user_input[CONF_FULL_LISTING_HOURS]
+                )
                 self._options[CONF_MAX_CHANGES] = int(user_input[CONF_MAX_CHANGES])
                 self._options[CONF_MAX_CHANGE_PERCENT] = int(
                     user_input[CONF_MAX_CHANGE_PERCENT]
@@ -527,6 +533,17 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                         step=1,
                         mode=NumberSelectorMode.BOX,
                         unit_of_measurement="min",
+                    )
+                ),
+                vol.Required(
+                    CONF_FULL_LISTING_HOURS, default=current[CONF_FULL_LISTING_HOURS]
+                ): NumberSelector(
+                    NumberSelectorConfig(
+                        min=MIN_FULL_LISTING_HOURS,
+                        max=MAX_FULL_LISTING_HOURS,
+                        step=1,
+                        mode=NumberSelectorMode.BOX,
+                        unit_of_measurement="h",
                     )
                 ),
                 vol.Required(CONF_FIELDS, default=current[CONF_FIELDS]): SelectSelector(

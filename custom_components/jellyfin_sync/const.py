@@ -19,6 +19,8 @@ CONF_WEBHOOK_ID: Final = "webhook_id"
 # ---- options -------------------------------------------------------------------------
 CONF_SCAN_INTERVAL: Final = "scan_interval"
 """Minutes between sync cycles."""
+CONF_FULL_LISTING_HOURS: Final = "full_listing_hours"
+"""Hours between full listings of each user's library (finds lone low ratings)."""
 CONF_FIELDS: Final = "fields"
 CONF_USER_MODE: Final = "user_mode"
 CONF_USERS: Final = "users"
@@ -82,6 +84,9 @@ FIRST_SYNC_POLICIES: Final = (FIRST_SYNC_MERGE, FIRST_SYNC_PRIMARY)
 DEFAULT_SCAN_INTERVAL: Final = 30
 MIN_SCAN_INTERVAL: Final = 5
 MAX_SCAN_INTERVAL: Final = 1440
+DEFAULT_FULL_LISTING_HOURS: Final = 24
+MIN_FULL_LISTING_HOURS: Final = 1
+MAX_FULL_LISTING_HOURS: Final = 720
 DEFAULT_MAX_CHANGES: Final = 500
 DEFAULT_MAX_CHANGE_PERCENT: Final = 20
 DEFAULT_PROGRESS_DELAY: Final = 30

@@ -14,6 +14,7 @@ from .const import (
     CONF_FIELD_SOURCES,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
+    CONF_FULL_LISTING_HOURS,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -27,6 +28,7 @@ from .const import (
     CONF_USER_MODE,
     CONF_USERS,
     CONF_WEBHOOK_REMOTE,
+    DEFAULT_FULL_LISTING_HOURS,
     DEFAULT_MAX_CHANGE_PERCENT,
     DEFAULT_MAX_CHANGES,
     DEFAULT_PROGRESS_DELAY,
@@ -63,6 +65,7 @@ def default_options(servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Options a new group starts with: everything synced both ways, guard on."""
     return {
         CONF_SCAN_INTERVAL: DEFAULT_SCAN_INTERVAL,
+        CONF_FULL_LISTING_HOURS: DEFAULT_FULL_LISTING_HOURS,
         CONF_FIELDS: list(ALL_FIELDS),
         CONF_PRIMARY_SERVER: servers[0][CONF_SERVER_ID] if servers else "",
         CONF_DIRECTION: DIRECTION_TWO_WAY,
@@ -316,4 +319,5 @@ def build_sync_options(
         # "Hidden" only hides a user from the login screen (Jellyfin's default for
         # new users); their watch data is as real as anyone's.
         include_hidden_users=True,
+        full_listing_hours=float(options[CONF_FULL_LISTING_HOURS]),
     )
