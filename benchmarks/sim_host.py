@@ -211,12 +211,12 @@ class Host:
                     "rate",
                 }:
                     # 10.8 cannot take a position or a numeric rating through an
-                    # API key: a like (10) or dislike (1) stands in for a rating.
+                    # API key: positions stay as they were, and a like (10) or a
+                    # dislike (1) stands in for a rating.
+                    if kind in {"resumable", "progress"}:
+                        continue
                     like = None if value is None else (10 if value >= 6.5 else 1)
-                    if data["PlaybackPositionTicks"] in {value, 0} and (
-                        kind in {"resumable", "progress"}
-                        or data.get("Rating") in {value, like}
-                    ):
+                    if data.get("Rating") in {value, like}:
                         continue
                 good = {
                     "played": data["Played"],

@@ -60,6 +60,22 @@ async def test_benchmark_rows_on_a_small_library(socket_enabled: None) -> None:
     table_lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert len(table_lines) == 1 + len(rows)
     assert "of the bytes" in text
+    # The floor re-lists exactly the items with data; a no-change cycle stays near it.
+    floor = by_name["udata_floor"]
+    assert 0 < floor.bytes_in < by_name["naive_no_change"].bytes_in
+    assert sync_bench.floor_ratio(by_name["no_change"], floor) <= 1.5
+    assert "no_change / udata_floor" in text
+
+
+async def test_benchmark_runs_each_version(socket_enabled: None) -> None:
+    """On 10.10 the old Dislikes sweep read the whole library; now it stays at the floor."""
+    rows = await sync_bench.run_combo(
+        600, 2, max_concurrent_requests=2, page_size=50, version="10.10.7"
+    )
+    by_name = {r.scenario: r for r in rows}
+    assert {r.version for r in rows} == {"10.10.7"}
+    assert by_name["first_sync"].writes == by_name["first_sync"].expected_writes
+    assert sync_bench.floor_ratio(by_name["no_change"], by_name["udata_floor"]) <= 1.5
 
 
 async def test_monitor_sees_a_blocked_loop() -> None:
@@ -100,6 +116,12 @@ def test_command_line_writes_json_rows(tmp_path: Path) -> None:
     assert (args.sizes, args.servers, args.json) == ([300], [2, 4], Path("x"))
     defaults = sync_bench.parse_args([])
     assert (defaults.sizes, defaults.servers) == ([10_000, 50_000, 100_000], [2, 4])
+    assert defaults.versions == ["10.10.7", "10.11.11"]
+    chosen = sync_bench.parse_args(["--versions", "10.8.13, 12.0.0"])
+    assert chosen.versions == ["10.8.13", "12.0.0"]
+    for bad in ("10.7.1", "12", "latest", ","):
+        with pytest.raises(SystemExit):
+            sync_bench.parse_args(["--versions", bad])
     row = sync_bench.Row("no_change", 300, 2, 3, 0.1, 5, 100, 0, 0, 1.0, 2.0)
     target = tmp_path / "rows.json"
     sync_bench.write_json([row], target)
