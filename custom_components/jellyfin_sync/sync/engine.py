@@ -119,6 +119,9 @@ class _Server:
     """User id -> when the user's whole library was last listed."""
     dated: dict[str, int] = field(default_factory=dict)
     """User id -> dated unplayed items found last cycle (sizes the next page)."""
+    listing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """One full listing at a time per server: each holds a whole library's pages
+    and ids in memory while it runs."""
     ready: bool = False
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
@@ -576,9 +579,12 @@ class SyncEngine:
                 user_id = user.ids[server.server_id]
                 everything = full or self._listing_due(server, user_id, now)
                 try:
-                    data[user.key][server.server_id] = await self._sweep(
-                        server, user_id, everything=everything
-                    )
+                    if everything:
+                        async with server.listing:
+                            found = await self._sweep(server, user_id, everything=True)
+                    else:
+                        found = await self._sweep(server, user_id)
+                    data[user.key][server.server_id] = found
                     if everything:
                         server.listed[user_id] = now
                         report.server(server.server_id).full_listings += 1
