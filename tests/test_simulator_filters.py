@@ -215,3 +215,22 @@ async def test_is_favorite_false_and_items_without_a_row(scene: Scene) -> None:
         assert found == with_rows
     else:
         assert found == set(scene.movies) - {scene.movies[2]}
+
+
+async def test_contradicting_filters(scene: Scene) -> None:
+    """``IsPlayed,IsUnplayed``: the last one wins before 12.0; 12.0 answers 400.
+
+    [v10.11.11] Jellyfin.Api/Controllers/ItemsController.cs:390-422 (a switch sets
+    ``IsPlayed`` per filter), [v12.0-rc5] MediaBrowser.Controller/Entities/
+    InternalItemsQuery.cs:531-598 (``ThrowConflictingFilters``).
+    """
+    m = scene.movies
+    if scene.server.version_tuple[0] >= 12:
+        reply = await scene.raw.items(
+            "alice", recursive=True, includeItemTypes="Movie", filters="Likes,Dislikes"
+        )
+        assert reply.status == 400
+        return
+    assert set(await scene.ids(filters="IsUnplayed,IsPlayed")) == {m[0], m[1]}
+    played_last = set(await scene.ids(filters="IsPlayed,IsUnplayed"))
+    assert played_last == set(m) - {m[0], m[1]}

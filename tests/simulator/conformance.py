@@ -49,9 +49,7 @@ DOC_VERSIONS = {
     (10, 9): "10.9.11",
     (10, 10): "10.10.7",
     (10, 11): "10.11.11",
-    # No 12.0 document is saved (API-NOTES §7); 12.0 serves 10.11's routes with
-    # EnableLegacyAuthorization off, so it is checked against the 10.11 document.
-    (12, 0): "10.11.11",
+    (12, 0): "12.0.0",
 }
 LEGACY_DOC = "10.8.13"
 #: Entries validated from each end of a long list response.

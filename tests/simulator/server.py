@@ -1783,7 +1783,7 @@ class SimulatedServer:
         include = set(enum_list("includeitemtypes", _ITEM_KINDS))
         exclude = set(enum_list("excludeitemtypes", _ITEM_KINDS))
         fields = set(enum_list("fields", _ITEM_FIELDS))
-        filters = set(enum_list("filters", _ITEM_FILTERS))
+        filters = self._apply_filters(enum_list("filters", _ITEM_FILTERS))
         sort_by = enum_list("sortby", _SORT_FIELDS)
         sort_order = enum_list("sortorder", ("Ascending", "Descending"))
         enable_user_data = bool(flag("enableuserdata", True))
@@ -1999,6 +1999,27 @@ class SimulatedServer:
             selected.sort(key=lambda i: i.sort_name)
 
         return selected
+
+    def _apply_filters(self, listed: list[str]) -> set[str]:
+        """``InternalItemsQuery.ApplyFilters``: pairs that contradict each other.
+
+        Before 12.0 each pair sets one property, so the one listed last wins
+        ([v10.11.11] Jellyfin.Api/Controllers/ItemsController.cs:390-422). 12.0
+        throws ``ArgumentException("Conflicting filters")``, a 400
+        ([v12.0-rc5] MediaBrowser.Controller/Entities/InternalItemsQuery.cs:531-598).
+        """
+        pairs = (("IsFolder", "IsNotFolder"), ("IsPlayed", "IsUnplayed"))
+        pairs += (("Likes", "Dislikes"),)
+        kept = set(listed)
+        for first, second in pairs:
+            if first in kept and second in kept:
+                if self.version_tuple[0] >= 12:
+                    raise ApiError(400)
+                last = max(
+                    (i for i, name in enumerate(listed) if name in {first, second})
+                )
+                kept.discard(second if listed[last] == first else first)
+        return kept
 
     def _dislikes_match(self, row: UserDataRow) -> bool:
         """``filters=Dislikes`` as each version implements it (not as it is named).
