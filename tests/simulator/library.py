@@ -118,6 +118,9 @@ class LibrarySpec:
     missing_provider_ids: float = 0.05
     duplicate_provider_ids: float = 0.01
     multi_episode_files: float = 0.02
+    versions: float = 0.0
+    """Share of movies and episodes with a second file, ``<name> - 2160p.mkv``: one
+    title in two versions (API-NOTES §9.2)."""
 
     @classmethod
     def for_total(cls, total: int, *, seed: int = 1) -> LibrarySpec:
@@ -161,6 +164,14 @@ class SimItem:
     parent_index_number: int | None = None
     series_provider_ids: dict[str, str] = field(default_factory=dict)
     sort_name: str = ""
+    primary_id: str | None = None
+    """For another version of a title: the id of the title's primary item.
+
+    12.0: ``PrimaryVersionId``/``OwnerId`` of an alternate of the primary's type;
+    10.8-10.11: the owner of a movie's local alternate, a ``Video``. Never listed
+    to users ([v12.0-rc5] Jellyfin.Server.Implementations/Item/
+    BaseItemRepository.TranslateQuery.cs:739-748, [v10.11.11] Emby.Server.
+    Implementations/Library/LibraryManager.cs:1701-1726)."""
     date_last_saved: datetime | None = _BASE_DATE
     """The item row's ``DateLastSaved``: set when its metadata is saved, e.g. by the
     refresh that follows a scan ([v10.10.7] Emby.Server.Implementations/Library/
@@ -177,7 +188,9 @@ class SimItem:
     def user_data_keys(self) -> list[str]:
         """Return ``GetUserDataKeys()`` as Jellyfin computes it (API-NOTES §5)."""
         dashed = str(uuid.UUID(hex=self.id))
-        if self.type == "Movie":
+        if self.type == "Movie" or (self.type == "Video" and self.primary_id):
+            # A local alternate copies its primary's provider ids, so it has the
+            # same keys ([v10.11.11] MediaBrowser.Controller/Entities/Video.cs:479-500).
             keys = [
                 self.provider_ids[k] for k in ("Tmdb", "Imdb") if k in self.provider_ids
             ]
@@ -230,6 +243,8 @@ class _Media:
     index_number_end: int | None = None
     parent_index_number: int | None = None
     children: list[_Media] = field(default_factory=list)
+    second_file: str | None = None
+    """Relative path of a second version (``... - 2160p.mkv``), if any."""
 
 
 def _title(rng: random.Random) -> str:
@@ -349,6 +364,28 @@ def _generate_media(spec: LibrarySpec, prefix: str, rng: random.Random) -> list[
     return media
 
 
+def _add_second_files(media: list[_Media], spec: LibrarySpec) -> None:
+    """Give a share of movies and single episodes a 2160p second file.
+
+    Drawn from its own generator, so a spec's other media stay the same.
+    """
+    rng = random.Random(f"{spec.seed}:versions")
+
+    def second(entry: _Media) -> None:
+        if rng.random() < spec.versions:
+            stem = entry.rel_path.removesuffix(".mkv")
+            entry.second_file = f"{stem} - 2160p.mkv"
+
+    for entry in media:
+        if entry.kind == "Movie":
+            second(entry)
+            continue
+        for season in entry.children:
+            for episode in season.children:
+                if episode.index_number_end is None:
+                    second(episode)
+
+
 def build_items(
     spec: LibrarySpec,
     *,
@@ -356,6 +393,7 @@ def build_items(
     media_root: str,
     drop_items: float = 0.0,
     extra_items: int = 0,
+    version: tuple[int, ...] = (10, 11, 11),
 ) -> list[SimItem]:
     """Place a spec's media under ``media_root`` and return the server's items.
 
@@ -365,9 +403,13 @@ def build_items(
         media_root: the server's media folder, part of every path (hence every id).
         drop_items: fraction of movies/episodes this server does not have.
         extra_items: number of extra movies only this server has.
+        version: the server's version; it decides what a second file becomes
+            (:func:`place_versions`).
     """
     rng = random.Random(spec.seed)
     media = _generate_media(spec, "", rng)
+    if spec.versions:
+        _add_second_files(media, spec)
     if extra_items:
         extra_spec = LibrarySpec(
             seed=spec.seed,
@@ -398,17 +440,21 @@ def build_items(
         if entry.kind == "Movie":
             if drop_items and drop_rng.random() < drop_items:
                 continue
-            items.append(_place(entry, root, movies_lib))
+            movie = _place(entry, root, movies_lib)
+            items.append(movie)
+            items.extend(place_versions(entry, movie, root, movies_lib, version))
             continue
         series = _place(entry, root, shows_lib)
         series_items: list[SimItem] = []
         for season_media in entry.children:
             season = _place(season_media, root, shows_lib, series=series)
-            episodes = [
-                _place(ep, root, shows_lib, series=series, season=season)
-                for ep in season_media.children
-                if not (drop_items and drop_rng.random() < drop_items)
-            ]
+            episodes: list[SimItem] = []
+            for ep in season_media.children:
+                if drop_items and drop_rng.random() < drop_items:
+                    continue
+                placed = _place(ep, root, shows_lib, series=series, season=season)
+                episodes.append(placed)
+                episodes.extend(place_versions(ep, placed, root, shows_lib, version))
             if episodes:
                 series_items.append(season)
                 series_items.extend(episodes)
@@ -416,6 +462,63 @@ def build_items(
             items.append(series)
             items.extend(series_items)
     return items
+
+
+def place_versions(
+    entry: _Media,
+    item: SimItem,
+    root: str,
+    library: SimItem,
+    version: tuple[int, ...],
+) -> list[SimItem]:
+    """The items a title's second file becomes; ``item`` is the first file's item.
+
+    * 12.0: one title, a primary and an alternate of the primary's type. For a movie
+      the file named like its folder is the primary; for an episode the file with a
+      resolution in its name sorts first and becomes the primary
+      ([v12.0-rc5] Emby.Naming/Video/VideoListResolver.cs:136-156, 268-312), so
+      ``item`` is turned into the episode's alternate here.
+    * 10.8-10.11: a movie's second file is an owned ``Video``
+      ([v10.11.11] Emby.Naming/Video/VideoListResolver.cs:102-210,
+      MediaBrowser.Controller/Entities/BaseItem.cs:2513-2541); an episode's second
+      file is a second ``Episode`` ([v10.11.11] Emby.Server.Implementations/Library/
+      Resolvers/Movies/MovieResolver.cs:231).
+    """
+    if entry.second_file is None:
+        return []
+    path = f"{root}/{entry.second_file}"
+    modern = version[0] >= 12
+    kind = "Video" if entry.kind == "Movie" and not modern else entry.kind
+    other = SimItem(
+        id=jellyfin_item_id(kind, path),
+        type=kind,
+        name=entry.name,
+        path=path,
+        identity=f"{entry.identity}#2160p",
+        provider_ids=dict(entry.provider_ids),
+        year=entry.year,
+        runtime_ticks=entry.runtime_ticks,
+        date_created=item.date_created,
+        index_number=entry.index_number,
+        parent_index_number=entry.parent_index_number,
+        library_id=library.id,
+        parent_id=item.parent_id,
+        sort_name=item.sort_name,
+        series_id=item.series_id,
+        series_name=item.series_name,
+        series_provider_ids=dict(item.series_provider_ids),
+        season_id=item.season_id,
+        season_name=item.season_name,
+    )
+    if entry.kind == "Movie":
+        other.primary_id = item.id
+        return [other]
+    if not modern:
+        return [other]
+    # 12.0 episode: the 2160p file is the title; the plain file its alternate.
+    other.identity, item.identity = item.identity, f"{entry.identity}#plain"
+    item.primary_id = other.id
+    return [other]
 
 
 def _library(root: str, name: str, folder: str) -> SimItem:

@@ -24,8 +24,14 @@ import uuid
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from . import conformance
-from .library import LibrarySpec, SimItem, build_items, replaced_item
+from . import conformance, versions
+from .library import (
+    LibrarySpec,
+    SimItem,
+    build_items,
+    jellyfin_item_id,
+    replaced_item,
+)
 from .userdata import (
     RatingOutOfRangeError,
     UserDataRow,
@@ -453,10 +459,22 @@ class Actor:
         self._server = server
         self._user = user
 
-    def watch(self, item_id: str, date: datetime | None = None) -> dict[str, Any]:
-        """Play an item to the end: PlaybackStart then PlaybackFinished saves."""
+    def watch(
+        self,
+        item_id: str,
+        date: datetime | None = None,
+        *,
+        media_source_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Play an item to the end: PlaybackStart then PlaybackFinished saves.
+
+        ``media_source_id`` picks a version; 12.0 records that version, older
+        versions the item (:meth:`SimulatedServer._playback_target`). A finished
+        version is played, which 12.0 passes on to the title's other versions
+        ([v12.0-rc5] Emby.Server.Implementations/Session/SessionManager.cs:986-992).
+        """
         server = self._server
-        item = server.require_item(item_id)
+        item = server._playback_target(server.require_item(item_id), media_source_id)
         now = date or server.now()
         row = server.row(self._user.id, item)
         playback_start(row, now=now, resumable=False)
@@ -466,6 +484,7 @@ class Actor:
         row.playback_position_ticks = 0
         row.last_played_date = now
         server.save(self._user, item, row, "PlaybackFinished")
+        server._propagate(self._user, item, played=True)
         return server.user_data(self._user.name, item_id)
 
     def start(self, item_id: str) -> dict[str, Any]:
@@ -477,14 +496,27 @@ class Actor:
         server.save(self._user, item, row, "PlaybackStart")
         return server.user_data(self._user.name, item_id)
 
-    def progress(self, item_id: str, position_ticks: int) -> dict[str, Any]:
-        """Report a playback position (PlaybackProgress save, resume thresholds)."""
+    def progress(
+        self,
+        item_id: str,
+        position_ticks: int,
+        *,
+        media_source_id: str | None = None,
+        when: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Report a playback position (PlaybackProgress save, resume thresholds).
+
+        ``media_source_id`` picks a version as for :meth:`watch`; ``when`` also sets
+        the last played date (a playback that started then).
+        """
         server = self._server
-        item = server.require_item(item_id)
+        item = server._playback_target(server.require_item(item_id), media_source_id)
         row = server.partial_row(self._user.id, item)
         playback_progress(
             row, position_ticks=position_ticks, runtime_ticks=item.runtime_ticks
         )
+        if when is not None:
+            row.last_played_date = when
         server.save(self._user, item, row, "PlaybackProgress")
         return server.user_data(self._user.name, item_id)
 
@@ -552,8 +584,9 @@ class SimulatedServer:
 
     Args:
         name: the server name (``ServerName``).
-        version: the Jellyfin version, ``10.8.x`` to ``10.11.x``; ``12.0.x`` is 10.11
-            with legacy authorization off by default (no 12.0 document exists).
+        version: the Jellyfin version, ``10.8.x`` to ``10.11.x`` or ``12.0.x``
+            (legacy authorization off by default, alternate versions as one title:
+            :mod:`.versions`).
         media_root: the media folder; part of every item path and hence item id.
         library: what media the server holds (shared seed -> shared media).
         users: user names; the first one is an administrator.
@@ -606,6 +639,7 @@ class SimulatedServer:
             media_root=media_root,
             drop_items=drop_items,
             extra_items=extra_items,
+            version=self.version_tuple,
         )
         self._by_id: dict[str, SimItem] = {i.id: i for i in self._items}
         self._by_identity: dict[str, SimItem] = {i.identity: i for i in self._items}
@@ -614,6 +648,7 @@ class SimulatedServer:
         self._instance_rows: dict[tuple[str, str], UserDataRow] = {}
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[SimItem]]] = {}
         self._children: dict[str, list[SimItem]] = {}
+        self._alternates: dict[str, list[SimItem]] = {}
         self._reindex_children()
         self._data: dict[str, dict[str, UserDataRow]] = {
             u.id: {} for u in self._users.values()
@@ -933,10 +968,50 @@ class SimulatedServer:
     def _reindex_children(self) -> None:
         self._generation += 1
         children: dict[str, list[SimItem]] = {}
+        alternates: dict[str, list[SimItem]] = {}
         for item in self._items:
+            if item.primary_id is not None:
+                alternates.setdefault(item.primary_id, []).append(item)
             if item.parent_id is not None and item.parent_id != item.id:
                 children.setdefault(item.parent_id, []).append(item)
         self._children = children
+        self._alternates = alternates
+
+    @property
+    def has_versions(self) -> bool:
+        """Whether this version merges and propagates across versions (12.0)."""
+        return self.version_tuple[0] >= 12
+
+    def versions_of(self, item: SimItem) -> list[SimItem]:
+        """A title's files: the primary first, then its alternates (12.0 and 10.x)."""
+        primary = item
+        if item.primary_id is not None:
+            primary = self._by_id.get(item.primary_id, item)
+        return [primary, *self._alternates.get(primary.id, ())]
+
+    def _playback_target(self, item: SimItem, media_source_id: str | None) -> SimItem:
+        """The version a playback report lands on.
+
+        12.0 records the version named by ``MediaSourceId``; 10.11 always records
+        ``ItemId`` ([v12.0-rc5] Emby.Server.Implementations/Session/
+        SessionManager.cs:739-755).
+        """
+        if not self.has_versions or not media_source_id:
+            return item
+        wanted = media_source_id.replace("-", "").lower()
+        for version in self.versions_of(item):
+            if version.id == wanted:
+                return version
+        return item
+
+    def _propagate(self, user: SimUser, item: SimItem, *, played: bool) -> None:
+        """12.0: a played toggle on one version reaches every other version."""
+        if not self.has_versions:
+            return
+        follow = versions.follow_played if played else versions.follow_unplayed
+        for other in self.versions_of(item):
+            if other is not item:
+                self.save(user, other, follow(self.row(user.id, other)), "TogglePlayed")
 
     def _descendant_leaves(self, item: SimItem) -> list[SimItem]:
         if not item.is_folder:
@@ -947,7 +1022,9 @@ class SimulatedServer:
             child = stack.pop()
             if child.is_folder:
                 stack.extend(self._children.get(child.id, ()))
-            else:
+            elif child.primary_id is None:
+                # Folder counts and folder writes skip alternates
+                # ([v12.0-rc5] .../Item/BaseItemRepository.QueryBuilding.cs:447-464).
                 out.append(child)
         return out
 
@@ -1002,6 +1079,51 @@ class SimulatedServer:
         self._by_identity = {i.identity: i for i in self._items}
         self._reindex_children()
 
+    def upgrade_to_12(self, version: str = "12.0.0") -> None:
+        """Upgrade a stopped 10.11 server to 12.0, as its migrations do.
+
+        * A movie's second file was an owned ``Video``: the migration deletes it and
+          the scan creates it again as an alternate ``Movie`` with a new id; its user
+          data is set aside, not reattached ([v12.0-rc5] Jellyfin.Server/Migrations/
+          Routines/20260113120000_MigrateLinkedChildren.cs:281-321,
+          Emby.Server.Implementations/Library/LibraryManager.cs:868-915).
+        * An episode's two files were two ``Episode`` items; they become one title.
+          The 2160p file is the primary; the plain one keeps its id and data as its
+          alternate ([v12.0-rc5] Emby.Naming/Video/VideoListResolver.cs:268-312).
+        * ``EnableLegacyAuthorization`` is forced off ([v12.0-rc5] Jellyfin.Server/
+          Migrations/Routines/20260531160000_DisableLegacyAuthorization.cs).
+        """
+        if self._runner is not None:
+            raise RuntimeError("stop the server before upgrading it")
+        if self.version_tuple[:2] != (10, 11):
+            raise ValueError("only 10.11 upgrades to 12.0")
+        self.version = version
+        self.version_tuple = parse_version(version)
+        self.doc = conformance.doc_version_for(self.version_tuple)
+        self.legacy_auth = False
+        by_identity = {i.identity: i for i in self._items}
+        upgraded: list[SimItem] = []
+        for item in self._items:
+            if item.type == "Video" and item.primary_id is not None:
+                for user_id, rows in self._data.items():
+                    row = rows.pop(item.id, None)
+                    if row is not None:
+                        self._detached[user_id][f"upgrade:{item.id}"] = row
+                item.type = "Movie"
+                item.id = jellyfin_item_id("Movie", item.path)
+            elif item.type == "Episode" and item.identity.endswith("#2160p"):
+                plain = by_identity.get(item.identity.removesuffix("#2160p"))
+                if plain is not None:
+                    item.identity = plain.identity
+                    plain.identity = f"{item.identity}#plain"
+                    plain.primary_id = item.id
+            upgraded.append(item)
+        self._items = upgraded
+        self._by_id = {i.id: i for i in self._items}
+        self._by_identity = {i.identity: i for i in self._items}
+        self._query_cache.clear()
+        self._reindex_children()
+
     def _all_descendants(self, item: SimItem) -> list[SimItem]:
         out: list[SimItem] = []
         stack = list(self._children.get(item.id, ()))
@@ -1031,9 +1153,20 @@ class SimulatedServer:
 
     # ---------------------------------------------------------------- DTOs
 
+    def shown_row(self, user_id: str, item: SimItem) -> UserDataRow:
+        """The row every read shows: on 12.0 a primary's is merged with its versions."""
+        row = self._data[user_id].get(self._data_key(item)) or UserDataRow()
+        if self.has_versions and item.primary_id is None:
+            others = self._alternates.get(item.id)
+            if others:
+                titles = [item, *others]
+                rows = [row] + [self.row(user_id, o) for o in others]
+                return versions.merged(item, titles, rows)
+        return row
+
     def user_data_dto(self, user_id: str, item: SimItem) -> dict[str, Any]:
         """Return ``UserItemDataDto`` as this version serialises it over HTTP."""
-        row = self._data[user_id].get(self._data_key(item)) or UserDataRow()
+        row = self.shown_row(user_id, item)
         dto: dict[str, Any] = {}
         if row.rating is not None:
             dto["Rating"] = _dotnet_double(row.rating)
@@ -1093,6 +1226,8 @@ class SimulatedServer:
         if want_all or "ParentId" in (fields or ()):
             if item.parent_id is not None and item.parent_id != item.id:
                 dto["ParentId"] = item.parent_id
+        if not item.is_folder:
+            self._version_fields(dto, item, want_all, fields or set())
         if item.runtime_ticks is not None:
             dto["RunTimeTicks"] = item.runtime_ticks
         if item.year is not None:
@@ -1129,6 +1264,34 @@ class SimulatedServer:
             dto["BackdropImageTags"] = []
         return dto
 
+    def _version_fields(
+        self, dto: dict[str, Any], item: SimItem, want_all: bool, fields: set[str]
+    ) -> None:
+        """``MediaSourceCount`` (only when not 1) and ``MediaSources`` (own first).
+
+        [v12.0-rc5] Emby.Server.Implementations/Dto/DtoService.cs:403-409,
+        1314-1337; a source's ``Id`` is its version's item id in "N" format
+        (MediaBrowser.Controller/Entities/BaseItem.cs:1156-1165).
+        """
+        titles = self.versions_of(item)
+        if (want_all or "MediaSourceCount" in fields) and len(titles) != 1:
+            dto["MediaSourceCount"] = len(titles)
+        if want_all or "MediaSources" in fields:
+            ordered = [item, *(t for t in titles if t is not item)]
+            dto["MediaSources"] = [
+                {
+                    "Protocol": "File",
+                    "Id": version.id,
+                    "Path": version.path,
+                    "Type": "Default",
+                    "Container": "mkv",
+                    "Name": version.path.rsplit("/", 1)[-1].removesuffix(".mkv"),
+                    "IsRemote": False,
+                    "RunTimeTicks": version.runtime_ticks,
+                }
+                for version in ordered
+            ]
+
     # ---------------------------------------------------------------- writes
 
     def do_mark_played(
@@ -1143,6 +1306,7 @@ class SimulatedServer:
                 row, version=self.version_tuple, date_played=date_played, now=now
             )
             self.save(user, leaf, row, "TogglePlayed")
+            self._propagate(user, leaf, played=True)
         return item
 
     def do_mark_unplayed(self, user: SimUser, item_id: str) -> SimItem:
@@ -1152,6 +1316,7 @@ class SimulatedServer:
             row = self.row(user.id, leaf)
             mark_unplayed(row)
             self.save(user, leaf, row, "TogglePlayed")
+            self._propagate(user, leaf, played=False)
         return item
 
     def do_favorite(self, user: SimUser, item_id: str, on: bool) -> SimItem:
@@ -1223,6 +1388,7 @@ class SimulatedServer:
         if modern:
             add("GET", "/UserViews", self._h_views)
             add("GET", "/Items/{itemId}", self._h_item)
+            add("GET", "/UserItems/Resume", self._h_resume)
             for method in ("POST", "DELETE"):
                 add(method, "/UserPlayedItems/{itemId}", self._h_played)
                 add(method, "/UserFavoriteItems/{itemId}", self._h_favorite)
@@ -1592,6 +1758,64 @@ class SimulatedServer:
         item = self._item_for(request.match_info["itemId"], user)
         return _json(self.item_dto(item, user_id=user.id, fields=None))
 
+    async def _h_resume(self, request: web.Request) -> web.Response:
+        """``GET /UserItems/Resume``: the user's items in progress, newest first.
+
+        ``IsResumable`` with ``IncludeOwnedItems``: on 12.0 an alternate in progress
+        is listed as itself, one version per title (the latest; equal dates keep the
+        smaller id) ([v12.0-rc5] Jellyfin.Api/Controllers/ItemsController.cs:978-997,
+        Jellyfin.Server.Implementations/Item/BaseItemRepository.TranslateQuery.cs:
+        520-545). Before 12.0 an owned ``Video`` is not a Movie or Episode.
+        """
+        caller = self._authorized(request)
+        user = self._target_user(request, caller)
+        query = self._query(request)
+
+        def listed(name: str) -> list[str]:
+            return [p for v in query.get(name, ()) for p in v.split(",") if p]
+
+        lookup = {k.lower(): k for k in _ITEM_KINDS}
+        include = {
+            lookup[p.lower()] for p in listed("includeitemtypes") if p.lower() in lookup
+        }
+        fields = {
+            f
+            for f in _ITEM_FIELDS
+            if f.lower() in {p.lower() for p in listed("fields")}
+        }
+        try:
+            start = int((query.get("startindex") or ["0"])[-1] or 0)
+            limit_raw = (query.get("limit") or [""])[-1]
+            limit = int(limit_raw) if limit_raw else None
+        except ValueError:
+            raise bad_request() from None
+        now_mono = time.monotonic()
+        picked: list[tuple[SimItem, UserDataRow]] = []
+        for item in self._items:
+            if item.is_folder or (include and item.type not in include):
+                continue
+            if not self._visible(item, now_mono) or not self._can_see(user, item):
+                continue
+            row = self.row(user.id, item)
+            if row.playback_position_ticks <= 0:
+                continue
+            if item.primary_id is not None and not self.has_versions:
+                continue
+            if self.has_versions:
+                titles = self.versions_of(item)
+                rows = [self.row(user.id, t) for t in titles]
+                if versions.resume_pick(titles, rows) is not item:
+                    continue
+            picked.append((item, row))
+        picked.sort(key=lambda p: p[1].last_played_date or _MIN_DATE, reverse=True)
+        total = len(picked)
+        page = picked[start:] if limit is None else picked[start : start + limit]
+        dtos = [
+            self.item_dto(item, user_id=user.id, fields=fields, enable_images=False)
+            for item, _ in page
+        ]
+        return _json({"Items": dtos, "TotalRecordCount": total, "StartIndex": start})
+
     async def _h_played(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
@@ -1934,6 +2158,12 @@ class SimulatedServer:
         for item in candidates:
             if not self._visible(item, now_mono):
                 continue
+            if item.primary_id is not None and (self.has_versions or uid is not None):
+                # 12.0 never lists an alternate, ids= included ([v12.0-rc5]
+                # .../Item/BaseItemRepository.TranslateQuery.cs:739-748); 10.x
+                # lists an owned Video to no user ([v10.11.11] Emby.Server.
+                # Implementations/Library/LibraryManager.cs:1701-1726).
+                continue
             if blocked and (item.library_id or item.id) in blocked:
                 continue
             if include and item.type not in include:
@@ -1974,6 +2204,15 @@ class SimulatedServer:
                     continue
                 if "IsResumable" in filters and row.playback_position_ticks <= 0:
                     continue
+                if (
+                    "IsResumable" in filters
+                    and self.has_versions
+                    and self._alternates.get(item.id)
+                ):
+                    titles = self.versions_of(item)
+                    rows = [row_of(t) for t in titles]
+                    if versions.resume_pick(titles, rows) is not item:
+                        continue
                 if "Likes" in filters and row.likes is not True:
                     continue
                 if "Dislikes" in filters and not self._dislikes_match(row):
@@ -1984,6 +2223,15 @@ class SimulatedServer:
                     continue
             selected.append(item)
 
+        if self.has_versions:
+            # DatePlayed: the newest date of the item's and its versions' rows
+            # ([v12.0-rc5] Jellyfin.Server.Implementations/Item/OrderMapper.cs:32-49).
+            def dated(item: SimItem) -> UserDataRow:
+                rows = [row_of(v) for v in self.versions_of(item)]
+                return max(rows, key=lambda r: r.last_played_date or _MIN_DATE)
+
+        else:
+            dated = row_of
         if sort_by:
             for index in range(len(sort_by) - 1, -1, -1):
                 key_name = sort_by[index]
@@ -1993,7 +2241,10 @@ class SimulatedServer:
                     else bool(sort_order) and sort_order[-1] == "Descending"
                 )
                 selected.sort(
-                    key=_sort_key(key_name, row_of), reverse=descending
+                    key=_sort_key(
+                        key_name, dated if key_name == "DatePlayed" else row_of
+                    ),
+                    reverse=descending,
                 )  # stable
         elif self.version_tuple[:2] >= (10, 11):
             selected.sort(key=lambda i: i.sort_name)
@@ -2088,7 +2339,15 @@ _ITEM_KINDS = [
     "Video",
     "Year",
 ]
-_ITEM_FIELDS = ("DateCreated", "Path", "ProviderIds", "SortName", "ParentId")
+_ITEM_FIELDS = (
+    "DateCreated",
+    "Path",
+    "ProviderIds",
+    "SortName",
+    "ParentId",
+    "MediaSourceCount",
+    "MediaSources",
+)
 _ITEM_FILTERS = [
     "IsFolder",
     "IsNotFolder",
