@@ -370,6 +370,26 @@ class FakeServer:
         self.items_sent += len(found)
         return found
 
+    async def get_resume(
+        self, user_id: str, *, item_types: Sequence[str] | None = ("Movie", "Episode")
+    ) -> list[Item]:
+        self._check_read()
+        await asyncio.sleep(0)
+        return [
+            self._with_data(user_id, item)
+            for item_id, item in sorted(self.items.items())
+            if (item_types is None or item.type in item_types)
+            and self.data.get((user_id, item_id), UserData()).playback_position_ticks
+            > 0
+        ]
+
+    async def get_item(self, user_id: str, item_id: str) -> Item:
+        self._check_read()
+        await asyncio.sleep(0)
+        if item_id not in self.items:
+            raise JellyfinNotFoundError("item not found")
+        return self._with_data(user_id, self.items[item_id])
+
     async def set_user_data(
         self,
         user_id: str,

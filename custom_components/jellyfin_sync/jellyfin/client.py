@@ -592,6 +592,45 @@ class JellyfinClient:
 
     # --------------------------------------------------------------- user data
 
+    async def get_resume(
+        self, user_id: str, *, item_types: Sequence[str] | None = DEFAULT_ITEM_TYPES
+    ) -> list[Item]:
+        """A user's items in progress, as ``GET /UserItems/Resume`` lists them (10.9+).
+
+        On 12.0 an alternate version in progress is listed as itself, with its own
+        position, one version per title (API-NOTES §9.2); ``/Items`` never lists it.
+        """
+        _check_id(user_id, "user id")
+        query = {
+            "userId": user_id,
+            "enableUserData": "true",
+            "enableImages": "false",
+            "enableTotalRecordCount": "false",
+        }
+        if item_types:
+            query["includeItemTypes"] = ",".join(item_types)
+        what = "GET /UserItems/Resume"
+        data = await self._request("GET", "/UserItems/Resume", params=query)
+        entries, _ = self._page_entries(data, what)
+        return [self._parse(Item.from_json, entry, what) for entry in entries]
+
+    async def get_item(self, user_id: str, item_id: str) -> Item:
+        """One item with every field (``MediaSources`` included) and the user's data.
+
+        Finds the title of an alternate version, which no listing shows on 12.0.
+
+        Raises:
+            JellyfinNotFoundError: no such item for this user.
+        """
+        _check_id(user_id, "user id")
+        _check_id(item_id, "item id")
+        if (await self._capabilities()).generic_user_data:
+            path, query = f"/Items/{item_id}", {"userId": user_id}
+        else:
+            path, query = f"/Users/{user_id}/Items/{item_id}", {}
+        data = await self._request("GET", path, params=query)
+        return self._parse(Item.from_json, data, f"GET {path}")
+
     async def get_user_data(self, user_id: str, item_id: str) -> UserData:
         """Read one user's data for one item.
 

@@ -61,6 +61,10 @@ class Capabilities:
     verify_writes: bool = False
     """Writes must be read back: 10.11.0-10.11.9 could write stale values back
     for fields a partial update did not send (jellyfin#14981, fixed in 10.11.10)."""
+    versions: bool = False
+    """12.0: several files of one title are one item with hidden alternates, each
+    with its own user data. Reads of the title merge the latest version's playback;
+    only the played routes reach every version (API-NOTES §9.2)."""
 
     @classmethod
     def for_version(cls, version: tuple[int, ...]) -> Self:
@@ -73,6 +77,7 @@ class Capabilities:
             set_numeric_rating=generic,
             set_last_played=generic,
             verify_writes=(10, 11, 0) <= version[:3] < (10, 11, 10),
+            versions=version[:1] >= (12,),
         )
 
     @property
@@ -288,6 +293,12 @@ class Item:
     """``IndexNumberEnd`` of a multi-episode file."""
     run_time_ticks: int | None = None
     user_data: UserData | None = None
+    versions: int = 1
+    """``MediaSourceCount`` when asked for: the title's files (12.0: one primary item
+    and hidden alternates)."""
+    version_ids: tuple[str, ...] = ()
+    """``MediaSources[].Id`` when asked for: the item ids of every version, the
+    listed item's own first (``N`` format)."""
 
     @classmethod
     def from_json(cls, data: object) -> Self:
@@ -316,4 +327,19 @@ class Item:
             episode_number_end=_get(obj, "IndexNumberEnd", int),
             run_time_ticks=_get(obj, "RunTimeTicks", int),
             user_data=UserData.from_json(user_data) if user_data is not None else None,
+            versions=_get(obj, "MediaSourceCount", int) or 1,
+            version_ids=_source_ids(obj.get("MediaSources")),
         )
+
+
+def _source_ids(raw: object) -> tuple[str, ...]:
+    """Item ids of ``MediaSources`` (a version's source id is its item id)."""
+    if not isinstance(raw, list):
+        return ()
+    ids: list[str] = []
+    for source in raw:
+        if isinstance(source, Mapping):
+            value = source.get("Id")
+            if isinstance(value, str) and value:
+                ids.append(value.replace("-", "").lower())
+    return tuple(dict.fromkeys(ids))

@@ -159,6 +159,8 @@ def needs_current(
     """Whether :func:`plan_write` needs the item's current state for this write."""
     if not capabilities.generic_user_data:
         return bool(fields & PLAYED_GROUP)
+    if capabilities.versions and SyncField.PLAYED in fields:
+        return True
     return SyncField.LAST_PLAYED in fields and desired.last_played_date is None
 
 
@@ -192,8 +194,56 @@ def plan_write(
     if current is None and needs_current(capabilities, desired, wanted):
         raise ValueError("this write needs the item's current user data")
     if capabilities.generic_user_data:
+        if (
+            capabilities.versions
+            and SyncField.PLAYED in wanted
+            and current is not None
+            and current.played != desired.played
+            and not (desired.played and desired.last_played_date is None)
+        ):
+            return _plan_title(desired, wanted, current)
         return _plan_generic(desired, wanted, current)
     return _plan_legacy(desired, wanted, current)
+
+
+def _plan_title(
+    desired: UserData, fields: frozenset[SyncField], current: UserData
+) -> WritePlan:
+    """12.0: change a title's played flag through the played routes.
+
+    ``MarkPlayed``/``MarkUnplayed`` reach every version of the title; the generic
+    update changes only the version it names, so an un-play sent that way leaves an
+    alternate played and the title still reads played (API-NOTES §9.2). The toggle's
+    side effects on this version (position 0; count at least 1 or 0; the date kept
+    or cleared) are then set right with one generic update. A played title without
+    a date keeps the generic route: ``MarkPlayed`` always leaves a date.
+    """
+    expected = with_fields(current, desired, fields)
+    if desired.played:
+        mark = WriteOp(kind=OpKind.MARK_PLAYED)
+        after = replace(
+            current,
+            played=True,
+            playback_position_ticks=0,
+            play_count=max(current.play_count, 1),
+        )
+    else:
+        mark = WriteOp(kind=OpKind.MARK_UNPLAYED)
+        after = replace(
+            current,
+            played=False,
+            playback_position_ticks=0,
+            play_count=0,
+            last_played_date=None,
+        )
+    rest = set(fields - {SyncField.PLAYED})
+    for kept in (SyncField.PLAY_COUNT, SyncField.POSITION, SyncField.LAST_PLAYED):
+        if kept not in fields and field_value(after, kept) != field_value(
+            current, kept
+        ):
+            rest.add(kept)  # a value the sync does not own: put it back
+    follow = _plan_generic(expected, frozenset(rest), after)
+    return WritePlan(ops=(mark, *follow.ops), expected=expected, fields=fields)
 
 
 def _unchanged(

@@ -32,7 +32,7 @@ class ServerClient(Protocol):
         self,
         user_id: str | None,
         *,
-        item_types: Sequence[str] = ("Movie", "Episode"),
+        item_types: Sequence[str] | None = ("Movie", "Episode"),
         fields: Sequence[str] = ("ProviderIds", "Path"),
         enable_user_data: bool = True,
         is_played: bool | None = None,
@@ -60,6 +60,14 @@ class ServerClient(Protocol):
         fields: Sequence[str] = ("ProviderIds", "Path"),
     ) -> list[Item]:
         """The items with these ids that still exist, with the user's data."""
+
+    async def get_resume(
+        self, user_id: str, *, item_types: Sequence[str] | None = ("Movie", "Episode")
+    ) -> list[Item]:
+        """The user's items in progress (12.0: an alternate version as itself)."""
+
+    async def get_item(self, user_id: str, item_id: str) -> Item:
+        """One item with every field, ``MediaSources`` included."""
 
     async def set_user_data(
         self,

@@ -11,7 +11,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 import time
 from typing import Any
@@ -29,6 +29,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
     Capabilities,
     Item,
     ServerInfo,
+    SyncField,
     User,
     UserData,
     format_datetime,
@@ -63,6 +64,7 @@ from .plan import (
     plan_steps,
 )
 from .report import SyncReport
+from .versions import Versions
 
 #: Filtered listings that find the items with user data a filter can isolate, the
 #: same on every version (tests/test_simulator_filters.py has each filter's source):
@@ -119,6 +121,11 @@ class _Server:
     """User id -> when the user's whole library was last listed."""
     dated: dict[str, int] = field(default_factory=dict)
     """User id -> dated unplayed items found last cycle (sizes the next page)."""
+    upgraded: bool = False
+    """The server moved to a version with titles of several versions (12.0) since
+    the last cycle: its title states are adopted once (``SyncEngine._adopt``)."""
+    versions: Versions = field(default_factory=Versions)
+    """Titles with several versions (12.0) and the version each user would resume."""
     listing: asyncio.Lock = field(default_factory=asyncio.Lock)
     """One full listing at a time per server: each holds a whole library's pages
     and ids in memory while it runs."""
@@ -278,6 +285,11 @@ class SyncEngine:
             snapshots = await self._collect_full(report, selected, now=now, full=full)
         report.users = sorted({s.user.key for s in snapshots})
         match = await self._matched()
+        if targets is None and not dry_run:
+            for server in ready.values():
+                if server.upgraded:
+                    await self._adopt(server.server_id, snapshots, match)
+                    server.upgraded = False
         report.durations["match"] = self._match_seconds
         report.durations["collect"] = time.monotonic() - started - self._match_seconds
         self._report_match(report, match)
@@ -340,11 +352,16 @@ class SyncEngine:
                         include_disabled=self.options.include_disabled_users,
                         include_hidden=True,
                     )
+                previous = server.info.version_tuple if server.info else None
                 server.info = info
                 server.capabilities = Capabilities.for_version(info.version_tuple)
                 entry.name, entry.version = info.name, info.version
-                due = index == "cycle" and (
-                    server.cycles_since_index + 1
+                moved = previous is not None and previous != info.version_tuple
+                if moved and previous is not None and previous < (12,):
+                    server.upgraded = info.version_tuple >= (12,)
+                due = moved or (
+                    index == "cycle"
+                    and server.cycles_since_index + 1
                     >= max(1, self.options.index_refresh_cycles)
                 )
                 if index != "none" and (server.index is None or full or due):
@@ -362,10 +379,15 @@ class SyncEngine:
 
         await asyncio.gather(*(one(s) for s in self._servers.values()))
 
-    def _index_queries(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    def _index_queries(
+        self, server: _Server
+    ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """(item types, fields) of the listings that make an item index."""
+        fields: tuple[str, ...] = ITEM_FIELDS
+        if server.capabilities is not None and server.capabilities.versions:
+            fields = (*ITEM_FIELDS, "MediaSourceCount")
         queries: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-            (tuple(self.options.item_types), ITEM_FIELDS)
+            (tuple(self.options.item_types), fields)
         ]
         if "Episode" in self.options.item_types:
             queries.append((("Series",), ("ProviderIds",)))
@@ -397,8 +419,9 @@ class SyncEngine:
             server.saved_since = mark
             return
         index, series = server.index, server.series
+        several: list[str] = []
         async with server.semaphore:
-            for types, fields in self._index_queries():
+            for types, fields in self._index_queries(server):
                 async for page in server.client.iter_items(
                     None,
                     item_types=types,
@@ -410,27 +433,33 @@ class SyncEngine:
                 ):
                     target = series if types == ("Series",) else index
                     for item in page:
+                        if item.versions > 1:
+                            several.append(item.id)
                         entry = self._slim(server.server_id, item)
                         if target.get(item.id) != entry:
                             target[item.id] = entry
                             server.gone.discard(item.id)
                             self._match_dirty = True
+            await self._load_versions(server, several)
         server.saved_since = mark
 
     async def _load_index(self, server: _Server) -> None:
         index: dict[str, IndexEntry] = {}
         series: dict[str, IndexEntry] = {}
         mark = self._saved_mark(server)
+        several: list[str] = []
         async with server.semaphore:
             async for page in server.client.iter_items(
                 None,
                 item_types=self.options.item_types,
-                fields=ITEM_FIELDS,
+                fields=self._index_queries(server)[0][1],
                 enable_user_data=False,
                 page_size=self.options.page_size,
             ):
                 for item in page:
                     index[item.id] = self._slim(server.server_id, item)
+                    if item.versions > 1:
+                        several.append(item.id)
             if "Episode" in self.options.item_types:
                 async for page in server.client.iter_items(
                     None,
@@ -447,6 +476,30 @@ class SyncEngine:
         server.cycles_since_index = 0
         server.gone.clear()
         server.saved_since = mark
+        server.versions.primary_of.clear()
+        async with server.semaphore:
+            await self._load_versions(server, several)
+
+    async def _load_versions(self, server: _Server, ids: list[str]) -> None:
+        """Learn the alternates of titles with several versions (``MediaSources``).
+
+        Only 12.0 lists a title once for all its files; its alternates' ids are its
+        sources' ids (API-NOTES §9.2). Called with the server's semaphore held.
+        """
+        if not ids:
+            return
+        server.versions.forget(ids)
+        for start in range(0, len(ids), ID_BATCH):
+            async for page in server.client.iter_items(
+                None,
+                item_types=None,
+                fields=("MediaSources",),
+                enable_user_data=False,
+                ids=ids[start : start + ID_BATCH],
+                check_total=False,
+            ):
+                for item in page:
+                    server.versions.learn(item)
 
     def _slim(self, server_id: str, item: Item) -> IndexEntry:
         """The part of an item matching needs (the index holds 100k of them).
@@ -505,7 +558,29 @@ class SyncEngine:
                 await self._sweep_dated(server, user_id, keep)
         if unknown:
             found.update(await self._fetch(server, user_id, unknown))
+        await self._overlay_versions(server, user_id, found)
         return found
+
+    async def _overlay_versions(
+        self, server: _Server, user_id: str, found: fx.StateTable
+    ) -> None:
+        """Give titles with several versions the position of the one being resumed.
+
+        12.0 only, and only when the server has such titles: one resume list per
+        user (:mod:`.versions`).
+        """
+        caps = server.capabilities
+        if caps is None or not caps.versions or not server.versions:
+            return
+        async with server.semaphore:
+            resumed = await server.client.get_resume(
+                user_id, item_types=self.options.item_types
+            )
+        titles = {server.versions.primary_of.get(i.id) for i in resumed}
+        missing = {t for t in titles if t is not None and t not in found}
+        if missing:
+            found.update(await self._fetch(server, user_id, missing))
+        found.update(server.versions.overlay(user_id, found, resumed))
 
     async def _sweep_dated(
         self, server: _Server, user_id: str, keep: Callable[[Item], None]
@@ -540,6 +615,23 @@ class SyncEngine:
                 if done:
                     break
         server.dated[user_id] = dated
+
+    async def _title_of(
+        self, server: _Server, user_id: str, item_id: str
+    ) -> str | None:
+        """The title of an alternate no listing shows (12.0), from its sources.
+
+        Its ``MediaSources`` name every version; the one the index knows is the
+        title's primary.
+        """
+        async with server.semaphore:
+            item = await server.client.get_item(user_id, item_id)
+        index = server.index or {}
+        for version in item.version_ids:
+            if version != item_id and version in index:
+                server.versions.primary_of[item_id] = version
+                return version
+        return None
 
     async def _fetch(
         self, server: _Server, user_id: str, ids: Collection[str]
@@ -707,6 +799,38 @@ class SyncEngine:
                 yield
         return suspects
 
+    async def _adopt(
+        self, server_id: str, snapshots: list[UserSnapshot], match: ItemMatch
+    ) -> None:
+        """After an upgrade to 12.0, take the server's title states as confirmed.
+
+        The upgrade makes one title of several files: its reads merge the versions'
+        playback but never their play counts, and its primary may be another file
+        (API-NOTES §9.2). Those differences are the upgrade's, not a user's: like a
+        rescan, they are held. The server's current state becomes its confirmed
+        state, so nothing is sent from it or to it for that reason; changes made
+        afterwards sync as usual.
+        """
+        for snapshot in snapshots:
+            states = snapshot.data.get(server_id)
+            stored = self.baseline.users.get(snapshot.user.key)
+            if states is None or stored is None:
+                continue
+            unresolved = [key for key in stored.items if match.resolve(key) is None]
+            if unresolved:
+                await _drive(build_aliases(match, unresolved))
+            for key, entry in list(stored.items.items()):
+                index = match.resolve(key)
+                if index is None or server_id not in entry.confirmed:
+                    continue
+                item_id = match.items[index].members.get(server_id)
+                if item_id is None:
+                    continue
+                current = states.get(item_id, fx.DEFAULT)
+                if current != entry.confirmed[server_id]:
+                    confirmed = {**entry.confirmed, server_id: current}
+                    stored.items[key] = BaselineEntry(entry.agreed, confirmed)
+
     async def _collect_targets(
         self,
         report: SyncReport,
@@ -732,12 +856,24 @@ class SyncEngine:
                 user = by_id.get((server_id, user_id))
                 if user is None:
                     continue
+                # An alternate version (12.0) stands for its title.
+                item_id = server.versions.title(item_id)
                 if match.member(server_id, item_id) is None:
                     unknown.append((server, user_id, item_id))
                 wanted[user.key].add((server_id, item_id))
         for server, user_id, item_id in unknown:
             try:
-                await self._fetch(server, user_id, [item_id])
+                found = await self._fetch(server, user_id, [item_id])
+                if not found and server.capabilities and server.capabilities.versions:
+                    title = await self._title_of(server, user_id, item_id)
+                    if title is not None:
+                        for user in selected:
+                            if (
+                                server.server_id in user.ids
+                                and user.ids[server.server_id] == user_id
+                            ):
+                                wanted[user.key].discard((server.server_id, item_id))
+                                wanted[user.key].add((server.server_id, title))
             except JellyfinError as err:
                 report.error(_error(server.server_id, "reading a target", err))
         match = await self._matched()
@@ -769,6 +905,7 @@ class SyncEngine:
                 server = self._servers[server_id]
                 try:
                     found = await self._fetch(server, user.ids[server_id], ids)
+                    await self._overlay_versions(server, user.ids[server_id], found)
                 except JellyfinError as err:
                     _read_failed(report, server_id, f"reading {user.name}", err)
                     return
@@ -813,17 +950,9 @@ class SyncEngine:
         async def write(w: PlannedWrite) -> None:
             server = self._servers[w.server_id]
             entry = report.server(w.server_id)
-            caps = server.capabilities
             try:
                 async with server.semaphore:
-                    result = await server.client.set_user_data(
-                        w.user_id,
-                        w.item_id,
-                        w.desired,
-                        w.fields,
-                        current=w.current,
-                        verify=bool(caps and caps.verify_writes),
-                    )
+                    result = await self._write_title(server, w)
             except JellyfinVerificationError as err:
                 result = err.actual
             except JellyfinUnsupportedError as err:
@@ -862,6 +991,46 @@ class SyncEngine:
 
         await self._bounded(writes, write)
         return confirmed
+
+    async def _write_title(self, server: _Server, w: PlannedWrite) -> UserData:
+        """Send one planned write; on 12.0 a title's fields may go to two versions.
+
+        Returns the title's state afterwards as the next read will show it: the
+        primary's answer, with the position (and date) of the version the user
+        would resume when those went there (:meth:`Versions.route`).
+        """
+        caps = server.capabilities
+        verify = bool(caps and caps.verify_writes)
+        fields = frozenset(w.fields)
+        routes: list[tuple[str, frozenset[SyncField], UserData | None]]
+        routes = [(w.item_id, fields, None)]
+        if caps is not None and caps.versions:
+            routes = server.versions.route(w.user_id, w.item_id, w.desired, fields)
+        result = w.current or UserData()
+        for item_id, part, state in routes:
+            if item_id == w.item_id:
+                result = await server.client.set_user_data(
+                    w.user_id,
+                    item_id,
+                    w.desired,
+                    part,
+                    current=w.current,
+                    verify=verify,
+                )
+                continue
+            played = await server.client.set_user_data(
+                w.user_id, item_id, w.desired, part, current=state, verify=verify
+            )
+            result = replace(
+                result,
+                playback_position_ticks=played.playback_position_ticks,
+                last_played_date=(
+                    played.last_played_date
+                    if SyncField.LAST_PLAYED in part
+                    else result.last_played_date
+                ),
+            )
+        return result
 
     async def _bounded(
         self,
