@@ -243,3 +243,19 @@ async def test_upgrading_a_server_to_12_0_resets_nothing(
     assert shown() == before_home
     resumed = home.row(home.users["alice"], plain[0])
     assert resumed.playback_position_ticks == position
+
+
+async def test_a_target_naming_an_unknown_alternate_finds_its_title(
+    group: Group,
+) -> None:
+    """A webhook for a title learned after the index: its sources name the title."""
+    movie, alt = group.titles()[5]
+    home = group.engine._servers[group.home.server_id]
+    home.versions.primary_of.clear()
+    ticks = (alt.runtime_ticks or 0) // 6
+    group.home.act("alice").progress(movie.id, ticks, media_source_id=alt.id, when=LATE)
+    alice = group.home.users["alice"]
+    await group.cycle(targets={group.home.server_id: [(alice, alt.id.upper())]})
+    assert home.versions.title(alt.id) == movie.id
+    cabin = group.cabin.user_data("alice", group.on_cabin(movie).id)
+    assert cabin["PlaybackPositionTicks"] == ticks

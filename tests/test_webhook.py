@@ -28,7 +28,7 @@ from custom_components.jellyfin_sync.coordinator import JellyfinSyncCoordinator
 from custom_components.jellyfin_sync.webhook import WEBHOOK_TEMPLATE, WebhookSync
 from tests import ha_common
 from tests.ha_common import make_entry, matchable_movies, setup_entry
-from tests.simulator import SimulatedServer
+from tests.simulator import LibrarySpec, SimulatedServer
 from tests.simulator.server import DEFAULT_WEBHOOK_TEMPLATE
 
 fast_client_retries = ha_common.fast_client_retries
@@ -457,3 +457,72 @@ async def test_oversized_chunked_body_is_rejected_unread(
     assert response.status == 413
     assert webhook.stats["rejected"] == 1
     await settle(hass, *group)
+
+
+@pytest.fixture
+async def versions_group(
+    jellyfin_server_factory: Any,
+) -> tuple[SimulatedServer, SimulatedServer]:
+    """Home on 12.0 with a second (2160p) file for every title; cabin on 10.11."""
+    spec = LibrarySpec(
+        seed=7,
+        movies=6,
+        series=1,
+        seasons_per_series=1,
+        episodes_per_season=2,
+        duplicate_provider_ids=0.0,
+        missing_provider_ids=0.0,
+        versions=1.0,
+    )
+    home = await jellyfin_server_factory(
+        name="Home",
+        version="12.0.0",
+        server_id="a0000000000000000000000000000001",
+        media_root="/media/home",
+        library=spec,
+        users=["alice", "bob"],
+    )
+    cabin = await jellyfin_server_factory(
+        name="Cabin",
+        version="10.11.11",
+        server_id="b0000000000000000000000000000002",
+        media_root="/mnt/cabin",
+        library=LibrarySpec(**{**vars_of(spec), "versions": 0.0}),
+        users=["alice", "bob"],
+    )
+    return home, cabin
+
+
+def vars_of(spec: LibrarySpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in spec.__slots__}
+
+
+async def test_a_webhook_naming_an_alternate_reaches_the_title(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    versions_group: tuple[SimulatedServer, SimulatedServer],
+) -> None:
+    """12.0 reports a version's own id, which no listing shows (API-NOTES §9.2).
+
+    The group resolves it to its title: a position saved on the 2160p version
+    reaches cabin within 2 s, without a poll.
+    """
+    home, cabin = versions_group
+    webhook, _path = await start_group(hass, hass_client_no_auth, versions_group)
+    await settle(hass, home, cabin)
+    movie = next(i for i in home.items if i.type == "Movie" and i.primary_id is None)
+    alt = home.versions_of(movie)[1]
+    twin = cabin.item_by_key(movie.identity)
+    ticks = (alt.runtime_ticks or 0) // 4
+    cycles = webhook.stats["cycles"]
+    started = asyncio.get_running_loop().time()
+    home.act("alice").progress(movie.id, ticks, media_source_id=alt.id)
+    assert [e.item_id for e in home.events[-1:]] == [alt.id]
+    await until(
+        lambda: cabin.user_data("alice", twin.id)["PlaybackPositionTicks"] == ticks,
+        steps=100,
+    )
+    assert asyncio.get_running_loop().time() - started <= 2.0
+    await settle(hass, home, cabin)
+    assert webhook.stats["cycles"] > cycles
+    assert writes(home) == 0

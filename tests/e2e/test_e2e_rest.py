@@ -114,12 +114,14 @@ async def run_sync(ha: HomeAssistantProcess, entry_id: str) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.parametrize("home_version", ["10.11.11", "12.0.0"])
 async def test_sync_group_over_http(
-    tmp_path: Path, jellyfin_server_factory: ServerFactory
+    tmp_path: Path, jellyfin_server_factory: ServerFactory, home_version: str
 ) -> None:
+    """The whole product over HTTP; once with Home on 10.11 and once on 12.0."""
     home = await jellyfin_server_factory(
         name="Home",
-        version="10.11.11",
+        version=home_version,
         media_root="/media/home",
         library=LIBRARY,
         users=["alice", "bob"],
