@@ -234,3 +234,33 @@ async def test_contradicting_filters(scene: Scene) -> None:
     assert set(await scene.ids(filters="IsUnplayed,IsPlayed")) == {m[0], m[1]}
     played_last = set(await scene.ids(filters="IsPlayed,IsUnplayed"))
     assert played_last == set(m) - {m[0], m[1]}
+
+
+async def test_is_played_on_folders(scene: Scene) -> None:
+    """``isPlayed`` for a series: by its episodes, differently per version.
+
+    [v10.10.7] Emby.Server.Implementations/Data/SqliteItemRepository.cs:3518-3548
+    (``includeItemTypes=Series`` alone: no unplayed episode), [v10.11.11]
+    Jellyfin.Server.Implementations/Item/BaseItemRepository.cs:2072-2093 (any played
+    episode), [v12.0-rc5] BaseItemRepository.TranslateQuery.cs:473-493 (every folder
+    by its leaves). Other folders read their own row before 12.0.
+    """
+    server = scene.server
+    episodes = [i for i in server.items if i.type == "Episode"]
+    series = next(i for i in server.items if i.type == "Series")
+    season = next(i for i in server.items if i.type == "Season")
+    server.act("alice").mark_played(episodes[0].id)
+
+    async def played(kind: str) -> bool:
+        reply = await scene.raw.items(
+            "alice", recursive=True, includeItemTypes=kind, isPlayed=True
+        )
+        return any(i["Id"] in {series.id, season.id} for i in reply.json()["Items"])
+
+    minor = _minor(scene)
+    assert await played("Series") is (minor == (10, 11))
+    assert await played("Season") is False
+    for episode in episodes[1:]:
+        server.act("alice").mark_played(episode.id)
+    assert await played("Series") is True
+    assert await played("Season") is (minor[0] >= 12)

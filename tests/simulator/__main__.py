@@ -41,6 +41,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     serve.add_argument("--history", action="store_true", help="pre-fill watch data")
     serve.add_argument("--drop-items", type=float, default=0.0)
     serve.add_argument("--extra-items", type=int, default=0)
+    serve.add_argument(
+        "--second-files",
+        type=float,
+        default=0.0,
+        help="share of titles with a second (2160p) file (12.0: one title, versions)",
+    )
     serve.add_argument("--no-legacy-auth", action="store_true")
     serve.add_argument("--api-key", action="append", default=[])
     return parser.parse_args(argv)
@@ -51,6 +57,7 @@ def build_servers(args: argparse.Namespace) -> list[SimulatedServer]:
     users = [u.strip() for u in args.users.split(",") if u.strip()]
     versions = [v.strip() for v in args.versions.split(",") if v.strip()]
     spec = LibrarySpec.for_total(args.items, seed=args.seed)
+    spec.versions = args.second_files
     servers = []
     for index in range(args.servers):
         version = versions[index] if index < len(versions) else args.version

@@ -2147,10 +2147,27 @@ class SimulatedServer:
         def row_of(item: SimItem) -> UserDataRow:
             return data.get(key_of(item)) or _DEFAULT_ROW
 
+        series_only = include == {"Series"}
+
         def played_of(item: SimItem) -> bool:
-            if item.is_folder and item.type != "CollectionFolder":
-                leaves = self._descendant_leaves(item)
-                return bool(leaves) and all(row_of(leaf).played for leaf in leaves)
+            """``isPlayed`` per version for folders; leaves use their own row.
+
+            * 10.8-10.10: ``includeItemTypes=Series`` alone: no unplayed leaf;
+              other folders their own row ([v10.10.7] Emby.Server.Implementations/
+              Data/SqliteItemRepository.cs:3518-3548).
+            * 10.11: ``Series`` alone: any played leaf; other folders their own
+              row ([v10.11.11] Jellyfin.Server.Implementations/Item/
+              BaseItemRepository.cs:2072-2093).
+            * 12.0: every folder: no unplayed leaf, an empty one is played
+              ([v12.0-rc5] .../Item/BaseItemRepository.TranslateQuery.cs:473-493).
+            """
+            if not item.is_folder or item.type == "CollectionFolder":
+                return row_of(item).played
+            if self.has_versions or (series_only and item.type == "Series"):
+                leaves = [row_of(leaf).played for leaf in self._descendant_leaves(item)]
+                if self.version_tuple[:2] == (10, 11):
+                    return any(leaves)
+                return all(leaves)
             return row_of(item).played
 
         blocked = user.blocked_libraries if user is not None else set()
