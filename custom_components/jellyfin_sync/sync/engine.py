@@ -562,12 +562,18 @@ class SyncEngine:
         return found
 
     async def _overlay_versions(
-        self, server: _Server, user_id: str, found: fx.StateTable
+        self,
+        server: _Server,
+        user_id: str,
+        found: fx.StateTable,
+        *,
+        complete: bool = True,
     ) -> None:
         """Give titles with several versions the position of the one being resumed.
 
         12.0 only, and only when the server has such titles: one resume list per
-        user (:mod:`.versions`).
+        user (:mod:`.versions`). With ``complete`` (a whole cycle), a resumed
+        title the listings missed is read too; a targeted read keeps to its items.
         """
         caps = server.capabilities
         if caps is None or not caps.versions or not server.versions:
@@ -578,7 +584,7 @@ class SyncEngine:
             )
         titles = {server.versions.primary_of.get(i.id) for i in resumed}
         missing = {t for t in titles if t is not None and t not in found}
-        if missing:
+        if missing and complete:
             found.update(await self._fetch(server, user_id, missing))
         found.update(server.versions.overlay(user_id, found, resumed))
 
@@ -905,7 +911,9 @@ class SyncEngine:
                 server = self._servers[server_id]
                 try:
                     found = await self._fetch(server, user.ids[server_id], ids)
-                    await self._overlay_versions(server, user.ids[server_id], found)
+                    await self._overlay_versions(
+                        server, user.ids[server_id], found, complete=False
+                    )
                 except JellyfinError as err:
                     _read_failed(report, server_id, f"reading {user.name}", err)
                     return
