@@ -800,7 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_ha = args.with_home_assistant or not engine_only.ACTIVE
     where = "with Home Assistant" if with_ha else "engine only"
     print(
-        f"sync benchmark: versions {args.versions}, sizes {args.sizes}, "
+        f"sync benchmark on Python {sys.version.split()[0]}: "
+        f"versions {args.versions}, sizes {args.sizes}, "
         f"servers {args.servers}, "
         f"{len(USERS)} users, {where}; progress on stderr",
         file=sys.stderr,

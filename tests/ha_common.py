@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
@@ -232,3 +233,33 @@ def matchable_movies(server: SimulatedServer) -> list[SimItem]:
 def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     """Syrupy with Home Assistant's serializer, stored in ``tests/snapshots/``."""
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+async def registered_webhooks(
+    hass: HomeAssistant, hass_ws_client: Any
+) -> dict[str, dict[str, Any]]:
+    """Webhooks Home Assistant has registered, through its public ``webhook/list``.
+
+    The registry's own storage changed shape in Home Assistant 2026.x; the websocket
+    command answers the same on every supported release.
+    """
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "webhook/list"})
+    reply = await client.receive_json()
+    assert reply["success"], reply
+    return {hook["webhook_id"]: hook for hook in reply["result"]}
+
+
+def device_of(
+    registry: dr.DeviceRegistry, identifier: tuple[str, str], entry_id: str
+) -> dr.DeviceEntry | None:
+    """The entry's device with an identifier, on every supported Home Assistant.
+
+    2026.x looks devices up per config entry (``async_get_device_by_identifier``)
+    and deprecates ``async_get_device``, which 2025.x offers alone.
+    """
+    lookup = getattr(registry, "async_get_device_by_identifier", None)
+    if lookup is not None:
+        found: dr.DeviceEntry | None = lookup(identifier, entry_id)
+        return found
+    return registry.async_get_device(identifiers={identifier})

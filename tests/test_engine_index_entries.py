@@ -1,6 +1,7 @@
 """Index entries: the plain tuples the engine keeps per item (``sync/matching.py``)."""
 
 import gc
+import sys
 
 import pytest
 
@@ -55,9 +56,11 @@ def test_untrusted_provider_ids_and_unwanted_paths_are_dropped() -> None:
 
 def test_entries_are_untracked_by_the_garbage_collector() -> None:
     entry = index_entry(movie({"Imdb": "TT1"}))
-    assert gc.is_tracked(entry)
-    # A collection untracks the entry (young collections do the same long before
-    # an entry reaches the old generation that full collections scan).
+    # CPython 3.13 creates it tracked and a collection untracks it (young
+    # collections do so long before it reaches the old generation that full
+    # collections scan); 3.14 does not track a tuple of atoms in the first place.
+    if sys.version_info < (3, 14):
+        assert gc.is_tracked(entry)
     gc.collect()
     assert not gc.is_tracked(entry)
 

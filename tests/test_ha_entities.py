@@ -50,7 +50,10 @@ def _entities(
             "disabled_by": entity.disabled_by,
             "original_device_class": entity.original_device_class,
             "state": value,
-            "attributes": dict(state.attributes) if state else None,
+            # 2026.x keys attributes with ``EntityStateAttribute`` (a StrEnum).
+            "attributes": (
+                {str(key): v for key, v in state.attributes.items()} if state else None
+            ),
         }
     return out
 
@@ -78,12 +81,16 @@ async def test_entities_after_first_sync(
     assert _entities(hass, entity_registry, entry.entry_id) == snapshot
 
     # One device per server (with its version) and one for the group.
-    home_device = device_registry.async_get_device({(DOMAIN, home.server_id)})
+    home_device = ha_common.device_of(
+        device_registry, (DOMAIN, home.server_id), entry.entry_id
+    )
     assert home_device is not None
     assert home_device.sw_version == "10.11.11"
     assert home_device.model == "Jellyfin Server"
     assert home_device.configuration_url == home.url
-    group_device = device_registry.async_get_device({(DOMAIN, entry.entry_id)})
+    group_device = ha_common.device_of(
+        device_registry, (DOMAIN, entry.entry_id), entry.entry_id
+    )
     assert group_device is not None
     assert group_device.name == "Home & Cabin"
 

@@ -107,14 +107,23 @@ async def test_removed_server_device_is_pruned(
     attic = await jellyfin_server_factory(name="Attic", library=ha_common.SMALL_LIBRARY)
     entry = make_entry(hass, [home, cabin, attic])
     await setup_entry(hass, entry)
-    assert device_registry.async_get_device({(DOMAIN, attic.server_id)}) is not None
+    assert (
+        ha_common.device_of(device_registry, (DOMAIN, attic.server_id), entry.entry_id)
+        is not None
+    )
     hass.config_entries.async_update_entry(
         entry, data={CONF_SERVERS: [server_conf(home), server_conf(cabin)]}
     )
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert device_registry.async_get_device({(DOMAIN, attic.server_id)}) is None
-    assert device_registry.async_get_device({(DOMAIN, home.server_id)}) is not None
+    assert (
+        ha_common.device_of(device_registry, (DOMAIN, attic.server_id), entry.entry_id)
+        is None
+    )
+    assert (
+        ha_common.device_of(device_registry, (DOMAIN, home.server_id), entry.entry_id)
+        is not None
+    )
     assert [s[CONF_SERVER_ID] for s in entry.data[CONF_SERVERS]] == [
         home.server_id,
         cabin.server_id,

@@ -323,6 +323,7 @@ async def test_webhook_is_local_only_random_and_never_writes_its_payload(
     hass: HomeAssistant,
     group: tuple[SimulatedServer, SimulatedServer],
     jellyfin_server_factory: ha_common.ServerFactory,
+    hass_ws_client: Any,
 ) -> None:
     home, cabin = group
     entry = make_entry(hass, [home, cabin])
@@ -341,7 +342,7 @@ async def test_webhook_is_local_only_random_and_never_writes_its_payload(
     )
     await setup_entry(hass, second)
     assert second.data[CONF_WEBHOOK_ID] != webhook_id
-    registered = hass.data["webhook"][webhook_id]
+    registered = (await ha_common.registered_webhooks(hass, hass_ws_client))[webhook_id]
     assert registered["local_only"] is True
     assert set(registered["allowed_methods"]) == {"POST"}
 

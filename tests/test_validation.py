@@ -18,8 +18,22 @@ from tests.validation import (
     check_manifest,
     check_services,
     check_translations,
+    minimum_homeassistant,
     validate_repository,
 )
+
+
+def test_the_minimum_lane_runs_the_declared_minimum() -> None:
+    """hacs.json's minimum is what the minimum lane installs, and no newer than this."""
+    minimum = minimum_homeassistant(REPO)
+    hacs = json.loads((REPO / "hacs.json").read_text(encoding="utf-8"))
+    assert hacs["homeassistant"] == minimum
+
+    def parts(version: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+
+    assert parts(minimum) <= parts(ha_version)
+
 
 REPO = Path(__file__).resolve().parents[1]
 # The full-gate test validates the tree named here; the subprocess test below points it
@@ -28,7 +42,8 @@ TARGET = Path(os.environ.get("JELLYFIN_SYNC_VALIDATE_REPO", REPO))
 
 
 def test_repository_passes_hassfest_and_hacs_checks() -> None:
-    problems = validate_repository(TARGET, min_homeassistant=ha_version)
+    minimum = minimum_homeassistant(REPO)
+    problems = validate_repository(TARGET, min_homeassistant=minimum)
     assert not problems, "hassfest/HACS checks failed:\n" + "\n".join(problems)
 
 
@@ -172,7 +187,7 @@ def test_hacs_json_problems_are_reported(repo_copy: Path) -> None:
         lambda h: h.update(render_readme=True, homeassistant="2024.1.0"),
     )
     (repo_copy / "LICENSE").unlink()
-    problems = check_hacs(repo_copy, min_homeassistant=ha_version)
+    problems = check_hacs(repo_copy, min_homeassistant=minimum_homeassistant(REPO))
     assert (
         "hacs.json: unknown key 'render_readme'" not in problems
     )  # still in the schema
@@ -180,8 +195,8 @@ def test_hacs_json_problems_are_reported(repo_copy: Path) -> None:
         "hacs.json: 'render_readme' is stale (HACS 2 always renders README)" in problems
     )
     assert (
-        f"hacs.json: 'homeassistant' is '2024.1.0', but the tests run on {ha_version}"
-        in problems
+        "hacs.json: 'homeassistant' is '2024.1.0', but the minimum lane runs "
+        f"{minimum_homeassistant(REPO)}" in problems
     )
     assert "LICENSE is missing (HACS 'license' check)" in problems
 

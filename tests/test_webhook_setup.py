@@ -7,7 +7,6 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
-from homeassistant.components.webhook import DOMAIN as WEBHOOK_DOMAIN
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -56,13 +55,13 @@ group = ha_common.group
 _ID = re.compile(r"[0-9a-f]{64}")
 
 
-def _handlers(hass: HomeAssistant) -> dict[str, dict[str, Any]]:
-    handlers: dict[str, dict[str, Any]] = hass.data.get(WEBHOOK_DOMAIN, {})
-    return handlers
+_handlers = ha_common.registered_webhooks
 
 
 async def test_user_flow_creates_webhook_and_shows_instructions(
-    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    hass_ws_client: Any,
 ) -> None:
     home, cabin = group
     result: dict[str, Any] = dict(
@@ -90,31 +89,35 @@ async def test_user_flow_creates_webhook_and_shows_instructions(
     assert placeholders["template"] == WEBHOOK_TEMPLATE
     await hass.async_block_till_done(wait_background_tasks=True)
     # The created group registered exactly that webhook, local network only.
-    assert _handlers(hass)[webhook_id]["local_only"] is True
+    assert (await _handlers(hass, hass_ws_client))[webhook_id]["local_only"] is True
 
 
 async def test_setup_gives_older_groups_a_webhook_and_unload_removes_it(
-    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    hass_ws_client: Any,
 ) -> None:
     entry = make_entry(hass, list(group))
     assert CONF_WEBHOOK_ID not in entry.data
     await setup_entry(hass, entry)
     webhook_id = entry.data[CONF_WEBHOOK_ID]
     assert _ID.fullmatch(webhook_id)
-    handler = _handlers(hass)[webhook_id]
+    handler = (await _handlers(hass, hass_ws_client))[webhook_id]
     assert handler["domain"] == DOMAIN
-    assert handler["allowed_methods"] == frozenset({"POST"})
+    assert handler["allowed_methods"] == ["POST"]
     assert await hass.config_entries.async_unload(entry.entry_id)
-    assert webhook_id not in _handlers(hass)
+    assert webhook_id not in await _handlers(hass, hass_ws_client)
     # Set up again: the same id (the plugin's configuration stays valid).
     await setup_entry(hass, entry)
     assert entry.data[CONF_WEBHOOK_ID] == webhook_id
-    assert webhook_id in _handlers(hass)
+    assert webhook_id in await _handlers(hass, hass_ws_client)
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_options_show_url_and_allow_remote_calls(
-    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    hass_ws_client: Any,
 ) -> None:
     entry = make_entry(hass, list(group))
     await setup_entry(hass, entry)
@@ -154,7 +157,7 @@ async def test_options_show_url_and_allow_remote_calls(
     assert entry.options[CONF_WEBHOOK_REMOTE] is True
     await hass.async_block_till_done(wait_background_tasks=True)
     # The reloaded group accepts calls from anywhere, with the new delay.
-    assert _handlers(hass)[webhook_id]["local_only"] is False
+    assert (await _handlers(hass, hass_ws_client))[webhook_id]["local_only"] is False
     assert entry.runtime_data.webhook.progress_delay == 45
     assert await hass.config_entries.async_unload(entry.entry_id)
 

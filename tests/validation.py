@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 import re
 import struct
+import tomllib
 from typing import Any
 
 import yaml
@@ -174,7 +175,7 @@ def check_hacs(repo: Path, *, min_homeassistant: str) -> list[str]:
             problems.append("hacs.json: zip_release needs 'filename'")
         if hacs.get("homeassistant") != min_homeassistant:
             problems.append(
-                f"hacs.json: 'homeassistant' is {hacs.get('homeassistant')!r}, but the tests run on {min_homeassistant}"
+                f"hacs.json: 'homeassistant' is {hacs.get('homeassistant')!r}, but the minimum lane runs {min_homeassistant}"
             )
     elif not problems:
         problems.append("hacs.json: not a JSON object")
@@ -488,3 +489,12 @@ def validate_repository(repo: Path, *, min_homeassistant: str) -> list[str]:
     problems += check_code_translation_keys(integration)
     problems += check_config_schema(integration)
     return problems
+
+
+def minimum_homeassistant(repo: Path) -> str:
+    """The Home Assistant the minimum lane pins (pyproject's ``minimum`` group)."""
+    data = tomllib.loads((repo / "pyproject.toml").read_text(encoding="utf-8"))
+    for requirement in data["dependency-groups"]["minimum"]:
+        if isinstance(requirement, str) and requirement.startswith("homeassistant=="):
+            return requirement.split("==", 1)[1]
+    raise ValueError("pyproject.toml pins no homeassistant in the minimum group")

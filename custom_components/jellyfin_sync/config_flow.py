@@ -35,8 +35,8 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
+from .compat import vol
 from .const import (
     CONF_DIRECTION,
     CONF_DRY_RUN,

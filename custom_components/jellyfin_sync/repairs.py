@@ -8,13 +8,12 @@ Assistant and are not fixable here.
 
 from typing import Any
 
-from homeassistant import data_entry_flow
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-import voluptuous as vol
 
+from .compat import RepairsFlowResult, vol
 from .const import DOMAIN, ISSUE_HELD
 from .coordinator import JellyfinSyncConfigEntry
 
@@ -37,13 +36,13 @@ class HeldChangesRepairFlow(RepairsFlow):
 
     async def async_step_init(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Start with the confirmation step."""
         return await self.async_step_confirm()
 
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
-    ) -> data_entry_flow.FlowResult:
+    ) -> RepairsFlowResult:
         """Show the held changes; apply them when the user submits."""
         entry = self._entry()
         if entry is None:

@@ -17,8 +17,8 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
-import voluptuous as vol
 
+from .compat import vol
 from .const import (
     ATTR_CONFIG_ENTRY_ID,
     ATTR_CYCLE_ID,

@@ -181,7 +181,16 @@ class HomeAssistantProcess:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
-        # Anything the process started in its group goes too.
+        # Home Assistant 2026.x runs the core in a child process that may still be
+        # writing its storage when the parent exits: let the group finish, then
+        # take anything left.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            await asyncio.sleep(0.1)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         _RUNNING.discard(process.pid)
@@ -225,6 +234,39 @@ class HomeAssistantProcess:
                     f"{self.url}/api/onboarding/{step}", json=body, headers=self.headers
                 ) as resp:
                     resp.raise_for_status()
+        await self.keep_http_settings()
+        await self.wait_running()
+
+    async def wait_running(self, *, seconds: float = 120) -> None:
+        """Wait until start-up is over (``/api/config`` says RUNNING).
+
+        The HTTP API answers long before: 2026.x keeps starting for a while (stage 2
+        integrations time out without the internet), and a stop during start-up
+        loses the config entries made meanwhile.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            status, config = await self.request("GET", "/api/config")
+            if status == 200 and config.get("state", "RUNNING") == "RUNNING":
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"Home Assistant never finished starting:\n{self.log_tail()}"
+                )
+            await asyncio.sleep(0.5)
+
+    async def keep_http_settings(self) -> None:
+        """Confirm the HTTP settings of configuration.yaml, as a user would.
+
+        Home Assistant 2026.x holds new HTTP settings as pending, shows a dialog over
+        every page and reverts them after five minutes unless they are confirmed
+        (``http/config/promote``). Earlier releases have no such command.
+        """
+        try:
+            await self.websocket({"type": "http/config/promote"})
+        except RuntimeError as err:
+            if "unknown_command" not in str(err) and "not_allowed" not in str(err):
+                raise
 
     async def login(self) -> None:
         """Log in with the owner's password (after a restart)."""
@@ -252,6 +294,7 @@ class HomeAssistantProcess:
             await self._exchange(
                 session, {"grant_type": "authorization_code", "code": code}
             )
+        await self.wait_running()
 
     async def _exchange(
         self, session: aiohttp.ClientSession, data: dict[str, str]
