@@ -82,10 +82,12 @@ run_latest() {
         # The work tree and what lies beside it (../shared), then /tmp.
         parent="$(dirname "$here")"
         mount --bind /tmp "$root/tmp"
-        case "$parent/" in
-            /tmp/*) ;;
-            *) mkdir -p "$root$parent" && mount --bind "$parent" "$root$parent" ;;
-        esac
+        for dir in "$parent" "$(realpath -q "$parent/shared" || true)"; do
+            case "$dir/" in
+                /tmp/* | /) ;;
+                *) mkdir -p "$root$dir" && mount --bind "$dir" "$root$dir" ;;
+            esac
+        done
         mount -t proc proc "$root/proc"
         mount --rbind /dev "$root/dev"
         cp /etc/resolv.conf "$root/etc/resolv.conf"
