@@ -85,7 +85,9 @@ run_latest() {
         for dir in "$parent" "$(realpath -q "$parent/shared" || true)"; do
             case "$dir/" in
                 /tmp/* | /) ;;
-                *) mkdir -p "$root$dir" && mount --bind "$dir" "$root$dir" ;;
+                *) if [ -d "$dir" ]; then
+                       mkdir -p "$root$dir" && mount --bind "$dir" "$root$dir"
+                   fi ;;
             esac
         done
         mount -t proc proc "$root/proc"
