@@ -126,3 +126,15 @@ def test_command_line_writes_json_rows(tmp_path: Path) -> None:
     target = tmp_path / "rows.json"
     sync_bench.write_json([row], target)
     assert json.loads(target.read_text())[0].keys() >= KEYS
+
+
+def test_packing_benchmark_prints_one_line_per_size(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from benchmarks import packing_gc
+
+    assert packing_gc.main(["--sizes", "50,200", "--repeat", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Python ")
+    assert [line.split()[0] for line in lines[1:]] == ["50", "200"]
+    assert "200 tracked" in lines[2]
