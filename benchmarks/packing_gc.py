@@ -72,7 +72,8 @@ def measure(count: int, repeat: int) -> dict[str, float]:
     del objects
     gc.collect()
     with_packed = full_pass_ms(repeat)
-    assert len(packed) == count
+    if len(packed) != count:
+        raise RuntimeError("the packed table lost states")
     return {
         "empty_ms": baseline,
         "objects_ms": with_objects,
