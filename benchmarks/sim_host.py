@@ -42,8 +42,15 @@ _BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def _syncable(server: SimulatedServer) -> list[Any]:
-    """Movies and episodes whose provider ids are unique (unambiguous everywhere)."""
-    leaves = [i for i in server.items if not i.is_folder and i.provider_ids]
+    """Movies and episodes whose provider ids are unique (unambiguous everywhere).
+
+    Titles count once: a 12.0 title's alternates share its provider ids.
+    """
+    leaves = [
+        i
+        for i in server.items
+        if not i.is_folder and i.provider_ids and i.primary_id is None
+    ]
     seen: dict[tuple[str, str], int] = {}
     for item in leaves:
         for pair in item.provider_ids.items():
@@ -76,9 +83,11 @@ class Host:
         users: list[str],
         seed: int,
         version: str = "10.11.11",
+        second_files: float = 0.0,
     ) -> dict[str, Any]:
         """Build, fill and start the servers (all of one Jellyfin version)."""
         spec = LibrarySpec.for_total(items, seed=seed)
+        spec.versions = second_files
         self.users = users
         for index in range(servers):
             server = SimulatedServer(

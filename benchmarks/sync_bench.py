@@ -462,6 +462,7 @@ async def run_combo(
     max_concurrent_requests: int = 4,
     page_size: int = 500,
     version: str = "10.11.11",
+    second_files: float = 0.0,
 ) -> list[Row]:
     """Run the scenarios for one library size and server count; return the rows.
 
@@ -481,6 +482,7 @@ async def run_combo(
             users=list(USERS),
             seed=seed,
             version=version,
+            second_files=second_files,
         )
         infos: list[dict[str, Any]] = started["servers"]
         clients = {
@@ -715,6 +717,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=list(DEFAULT_VERSIONS),
         help="simulated Jellyfin versions, one run each (all servers of a run alike)",
     )
+    parser.add_argument(
+        "--second-files",
+        type=float,
+        default=0.0,
+        help="share of titles with a second (2160p) file; on 12.0 one title with "
+        "versions, whose positions the sync also reads from the resume list",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -748,6 +757,7 @@ async def _worker(args: argparse.Namespace) -> list[Row]:
             seed=args.seed,
             max_concurrent_requests=args.concurrency,
             version=version,
+            second_files=args.second_files,
         )
         for row in combo:
             print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
@@ -780,6 +790,7 @@ def _spawn(
         f"--servers={servers}",
         f"--seed={args.seed}",
         f"--concurrency={args.concurrency}",
+        f"--second-files={args.second_files}",
     ]
     env = os.environ.copy()
     if args.with_home_assistant:
