@@ -7,6 +7,7 @@ and runs targeted cycles that read the real server state.
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 import json
 import logging
 from typing import Any
@@ -487,14 +488,10 @@ async def versions_group(
         version="10.11.11",
         server_id="b0000000000000000000000000000002",
         media_root="/mnt/cabin",
-        library=LibrarySpec(**{**vars_of(spec), "versions": 0.0}),
+        library=replace(spec, versions=0.0),
         users=["alice", "bob"],
     )
     return home, cabin
-
-
-def vars_of(spec: LibrarySpec) -> dict[str, Any]:
-    return {name: getattr(spec, name) for name in spec.__slots__}
 
 
 async def test_a_webhook_naming_an_alternate_reaches_the_title(

@@ -56,20 +56,26 @@ find_host_python() {
 }
 
 # How the latest lane runs here: "host" (a host Python 3.14 in .venv-latest) or "sid".
+# Decided once per script: the look-up starts several interpreters.
+_LATEST_MODE=""
 latest_mode() {
-    if [ -x .venv-latest/bin/python ] && _matches .venv-latest/bin/python "$LATEST_PY"; then
-        echo host
-    elif find_host_python "$LATEST_PY" >/dev/null; then
-        echo host
-    else
-        echo sid
+    if [ -z "$_LATEST_MODE" ]; then
+        if [ -x .venv-latest/bin/python ] && _matches .venv-latest/bin/python "$LATEST_PY"; then
+            _LATEST_MODE=host
+        elif find_host_python "$LATEST_PY" >/dev/null; then
+            _LATEST_MODE=host
+        else
+            _LATEST_MODE=sid
+        fi
     fi
+    echo "$_LATEST_MODE"
 }
 
 # Run a command in the latest lane, in this work tree, with the lane's venv first on
 # PATH. Exit status is the command's.
 run_latest() {
-    if [ "$(latest_mode)" = host ]; then
+    latest_mode >/dev/null # sets _LATEST_MODE in this shell, not a subshell
+    if [ "$_LATEST_MODE" = host ]; then
         PATH="$PWD/.venv-latest/bin:$PATH" "$@"
         return
     fi
@@ -106,19 +112,4 @@ run_latest() {
             PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" \
             /bin/bash -c "cd \"\$1\" && $command" lane "$here"
     ' lanes "$SID_ROOT" "$here" "$SID_VENV" "$quoted"
-}
-
-# The lane's Python, as a command run_latest understands.
-latest_python() {
-    if [ "$(latest_mode)" = host ]; then
-        echo "$PWD/.venv-latest/bin/python"
-    else
-        echo "$SID_VENV/bin/python"
-    fi
-}
-
-lane_banner() { # python-command
-    local versions
-    versions="$("$@" -c 'import sys; from homeassistant.const import __version__ as ha; print(ha, "%d.%d.%d" % sys.version_info[:3])')"
-    echo "== lane: Home Assistant ${versions% *} on Python ${versions#* }"
 }

@@ -16,7 +16,7 @@ Tests use it to compare servers; it is never sent over the wire.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 import hashlib
 import random
@@ -489,26 +489,16 @@ def place_versions(
     path = f"{root}/{entry.second_file}"
     modern = version[0] >= 12
     kind = "Video" if entry.kind == "Movie" and not modern else entry.kind
-    other = SimItem(
+    # The same media in another file: everything but the file, its id and kind.
+    other = replace(
+        item,
         id=jellyfin_item_id(kind, path),
         type=kind,
-        name=entry.name,
         path=path,
         identity=f"{entry.identity}#2160p",
-        provider_ids=dict(entry.provider_ids),
-        year=entry.year,
-        runtime_ticks=entry.runtime_ticks,
-        date_created=item.date_created,
-        index_number=entry.index_number,
-        parent_index_number=entry.parent_index_number,
-        library_id=library.id,
-        parent_id=item.parent_id,
-        sort_name=item.sort_name,
-        series_id=item.series_id,
-        series_name=item.series_name,
+        provider_ids=dict(item.provider_ids),
         series_provider_ids=dict(item.series_provider_ids),
-        season_id=item.season_id,
-        season_name=item.season_name,
+        index_number_end=None,
     )
     if entry.kind == "Movie":
         other.primary_id = item.id

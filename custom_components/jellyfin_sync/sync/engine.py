@@ -9,7 +9,14 @@ user data, so a cycle where nothing changed costs a few small listings per user.
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterator,
+    Mapping,
+)
 import contextlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -405,6 +412,27 @@ class SyncEngine:
             return None
         return clock - timedelta(seconds=SAVED_OVERLAP_S)
 
+    async def _index_items(
+        self, server: _Server, saved_since: datetime | None = None
+    ) -> AsyncIterator[tuple[bool, Item]]:
+        """Items of the listings that make an index: ``(is_series, item)``.
+
+        Only those saved since ``saved_since`` when given. Called with the
+        server's semaphore held.
+        """
+        for types, fields in self._index_queries(server):
+            async for page in server.client.iter_items(
+                None,
+                item_types=types,
+                fields=fields,
+                enable_user_data=False,
+                page_size=self.options.page_size,
+                check_total=saved_since is None,
+                saved_since=saved_since,
+            ):
+                for item in page:
+                    yield types == ("Series",), item
+
     async def _load_new(self, server: _Server) -> None:
         """Add items created or re-saved since the last look to the index.
 
@@ -421,25 +449,15 @@ class SyncEngine:
         index, series = server.index, server.series
         several: list[str] = []
         async with server.semaphore:
-            for types, fields in self._index_queries(server):
-                async for page in server.client.iter_items(
-                    None,
-                    item_types=types,
-                    fields=fields,
-                    enable_user_data=False,
-                    page_size=self.options.page_size,
-                    check_total=False,
-                    saved_since=since,
-                ):
-                    target = series if types == ("Series",) else index
-                    for item in page:
-                        if item.versions > 1:
-                            several.append(item.id)
-                        entry = self._slim(server.server_id, item)
-                        if target.get(item.id) != entry:
-                            target[item.id] = entry
-                            server.gone.discard(item.id)
-                            self._match_dirty = True
+            async for is_series, item in self._index_items(server, since):
+                target = series if is_series else index
+                if item.versions > 1:
+                    several.append(item.id)
+                entry = self._slim(server.server_id, item)
+                if target.get(item.id) != entry:
+                    target[item.id] = entry
+                    server.gone.discard(item.id)
+                    self._match_dirty = True
             await self._load_versions(server, several)
         server.saved_since = mark
 
@@ -449,36 +467,20 @@ class SyncEngine:
         mark = self._saved_mark(server)
         several: list[str] = []
         async with server.semaphore:
-            async for page in server.client.iter_items(
-                None,
-                item_types=self.options.item_types,
-                fields=self._index_queries(server)[0][1],
-                enable_user_data=False,
-                page_size=self.options.page_size,
-            ):
-                for item in page:
-                    index[item.id] = self._slim(server.server_id, item)
-                    if item.versions > 1:
-                        several.append(item.id)
-            if "Episode" in self.options.item_types:
-                async for page in server.client.iter_items(
-                    None,
-                    item_types=("Series",),
-                    fields=("ProviderIds",),
-                    enable_user_data=False,
-                    page_size=self.options.page_size,
-                ):
-                    for item in page:
-                        series[item.id] = self._slim(server.server_id, item)
+            async for is_series, item in self._index_items(server):
+                (series if is_series else index)[item.id] = self._slim(
+                    server.server_id, item
+                )
+                if item.versions > 1:
+                    several.append(item.id)
+            server.versions.primary_of.clear()
+            await self._load_versions(server, several)
         if await _differs(index, server.index) or await _differs(series, server.series):
             self._match_dirty = True
         server.index, server.series = index, series
         server.cycles_since_index = 0
         server.gone.clear()
         server.saved_since = mark
-        server.versions.primary_of.clear()
-        async with server.semaphore:
-            await self._load_versions(server, several)
 
     async def _load_versions(self, server: _Server, ids: list[str]) -> None:
         """Learn the alternates of titles with several versions (``MediaSources``).
@@ -872,14 +874,10 @@ class SyncEngine:
                 found = await self._fetch(server, user_id, [item_id])
                 if not found and server.capabilities and server.capabilities.versions:
                     title = await self._title_of(server, user_id, item_id)
+                    target = by_id[(server.server_id, user_id)]
                     if title is not None:
-                        for user in selected:
-                            if (
-                                server.server_id in user.ids
-                                and user.ids[server.server_id] == user_id
-                            ):
-                                wanted[user.key].discard((server.server_id, item_id))
-                                wanted[user.key].add((server.server_id, title))
+                        wanted[target.key].discard((server.server_id, item_id))
+                        wanted[target.key].add((server.server_id, title))
             except JellyfinError as err:
                 report.error(_error(server.server_id, "reading a target", err))
         match = await self._matched()

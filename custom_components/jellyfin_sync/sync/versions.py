@@ -20,9 +20,6 @@ from dataclasses import dataclass, field, replace
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, SyncField, UserData
 
-#: Fields that follow the version the user would resume.
-PLAYBACK = frozenset({SyncField.POSITION, SyncField.LAST_PLAYED})
-
 
 @dataclass(slots=True)
 class Versions:
