@@ -41,8 +41,26 @@ PRESENT = 0.8
 _BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
+#: Albums per artist and tracks per album of ``--music`` (50k tracks: 3k albums).
+MUSIC_ALBUMS_PER_ARTIST = 10
+MUSIC_TRACKS_PER_ALBUM = 17
+
+
+def _identifying(item: Any) -> list[tuple[str, str]]:
+    """The provider ids that identify an item.
+
+    A track's album and artist ids are every track's of that album, so only its
+    own track id counts.
+    """
+    if item.type == "Audio":
+        return [p for p in item.provider_ids.items() if p[0] == "MusicBrainzTrack"]
+    return list(item.provider_ids.items())
+
+
 def _syncable(server: SimulatedServer) -> list[Any]:
-    """Movies and episodes whose provider ids are unique (unambiguous everywhere).
+    """Leaves (films, episodes, tracks ...) with unique provider ids.
+
+    Such items are unambiguous everywhere.
 
     Titles count once: a 12.0 title's alternates share its provider ids.
     """
@@ -53,13 +71,14 @@ def _syncable(server: SimulatedServer) -> list[Any]:
     ]
     seen: dict[tuple[str, str], int] = {}
     for item in leaves:
-        for pair in item.provider_ids.items():
+        for pair in _identifying(item):
             seen[pair] = seen.get(pair, 0) + 1
     return [
         i
         for i in leaves
         if i.index_number_end is None
-        and all(seen[p] == 1 for p in i.provider_ids.items())
+        and _identifying(i)
+        and all(seen[p] == 1 for p in _identifying(i))
     ]
 
 
@@ -84,10 +103,20 @@ class Host:
         seed: int,
         version: str = "10.11.11",
         second_files: float = 0.0,
+        music: int = 0,
     ) -> dict[str, Any]:
-        """Build, fill and start the servers (all of one Jellyfin version)."""
+        """Build, fill and start the servers (all of one Jellyfin version).
+
+        ``music`` adds a music library of about that many tracks (10 albums per
+        artist, 17 tracks per album) to the ``items`` films and episodes.
+        """
         spec = LibrarySpec.for_total(items, seed=seed)
         spec.versions = second_files
+        if music:
+            per_artist = MUSIC_ALBUMS_PER_ARTIST * MUSIC_TRACKS_PER_ALBUM
+            spec.music_artists = max(1, round(music / per_artist))
+            spec.albums_per_artist = MUSIC_ALBUMS_PER_ARTIST
+            spec.tracks_per_album = MUSIC_TRACKS_PER_ALBUM
         self.users = users
         for index in range(servers):
             server = SimulatedServer(

@@ -463,6 +463,7 @@ async def run_combo(
     page_size: int = 500,
     version: str = "10.11.11",
     second_files: float = 0.0,
+    music: int = 0,
 ) -> list[Row]:
     """Run the scenarios for one library size and server count; return the rows.
 
@@ -483,6 +484,7 @@ async def run_combo(
             seed=seed,
             version=version,
             second_files=second_files,
+            music=music,
         )
         infos: list[dict[str, Any]] = started["servers"]
         clients = {
@@ -724,6 +726,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="share of titles with a second (2160p) file; on 12.0 one title with "
         "versions, whose positions the sync also reads from the resume list",
     )
+    parser.add_argument(
+        "--music",
+        type=int,
+        default=0,
+        help="add a music library of about this many tracks (10 albums per artist, "
+        "17 tracks per album: 50000 gives 3,000 albums) to every size",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -758,6 +767,7 @@ async def _worker(args: argparse.Namespace) -> list[Row]:
             max_concurrent_requests=args.concurrency,
             version=version,
             second_files=args.second_files,
+            music=args.music,
         )
         for row in combo:
             print(table([row]).splitlines()[2], file=sys.stderr, flush=True)
@@ -791,6 +801,7 @@ def _spawn(
         f"--seed={args.seed}",
         f"--concurrency={args.concurrency}",
         f"--second-files={args.second_files}",
+        f"--music={args.music}",
     ]
     env = os.environ.copy()
     if args.with_home_assistant:

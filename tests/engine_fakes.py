@@ -31,6 +31,7 @@ from custom_components.jellyfin_sync.jellyfin.exceptions import (
 from custom_components.jellyfin_sync.jellyfin.models import (
     Capabilities,
     Item,
+    Library,
     ServerInfo,
     SyncField,
     User,
@@ -39,6 +40,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 from custom_components.jellyfin_sync.sync import fields as fx
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+FOLDERS = frozenset({"Series", "Season", "BoxSet", "MusicAlbum", "MusicArtist"})
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -83,6 +85,8 @@ class FakeServer:
         """Reads of user data fail (index, users and server info still work)."""
         self.fail_after_pages: int | None = None
         self.fail_writes = False
+        self.folder_played_writes: list[str] = []
+        """Folders a played write reached (which marks all their children)."""
         self.fail_write_items: set[str] = set()
         self.writes = 0
         self.requests = 0
@@ -91,6 +95,15 @@ class FakeServer:
         """Item id -> its row's DateLastSaved (the clock when it was added)."""
         self.sends_date = True
         """Whether answers carry a ``Date`` header (the server's clock)."""
+        self.libraries: list[Library] = []
+        self.library_of: dict[str, str] = {}
+        """Item id -> the id of the library it is in (``parentId`` listings)."""
+        self.hidden_libraries: dict[str, set[str]] = {}
+        """User id -> ids of libraries the user cannot open."""
+        self.parents: dict[str, tuple[str, ...]] = {}
+        """Item id -> folders it is in (besides its series), for roll-ups."""
+        self.log: list[tuple[str, str | None, tuple[str, ...]]] = []
+        """(what, parent id, item types) of every listing, for scope checks."""
 
     # -- set-up --------------------------------------------------------------
 
@@ -111,10 +124,34 @@ class FakeServer:
     def user_id(self, name: str) -> str:
         return next(u.id for u in self.users if u.name == name)
 
-    def add_item(self, item: Item) -> Item:
+    def add_item(self, item: Item, library: str | None = None) -> Item:
         self.items[item.id] = item
         self.saved[item.id] = self.clock.now
+        if library is not None:
+            self.library_of[item.id] = library
         return item
+
+    def add_library(self, name: str, collection_type: str | None) -> Library:
+        library = Library(
+            id=jellyfin_id("CollectionFolder", f"/config/root/{name}"),
+            name=name,
+            collection_type=collection_type,
+        )
+        self.libraries.append(library)
+        return library
+
+    async def get_libraries(self) -> list[Library]:
+        self._check_read()
+        await asyncio.sleep(0)
+        self.log.append(("libraries", None, ()))
+        return list(self.libraries)
+
+    async def get_views(self, user_id: str) -> list[Library]:
+        self._check_read()
+        await asyncio.sleep(0)
+        self.log.append(("views", None, ()))
+        hidden = self.hidden_libraries.get(user_id, set())
+        return [lib for lib in self.libraries if lib.id not in hidden]
 
     @property
     def server_time(self) -> datetime | None:
@@ -262,10 +299,28 @@ class FakeServer:
             and (include_hidden or not u.is_hidden)
         ]
 
+    def children_of(self, folder_id: str) -> list[str]:
+        """Leaf items below a folder (series -> episodes, album -> tracks)."""
+        return [
+            i.id
+            for i in self.items.values()
+            if folder_id in self.parents.get(i.id, ())
+            or (i.series_id == folder_id and i.type == "Episode")
+        ]
+
     def _with_data(self, user_id: str | None, item: Item) -> Item:
         if user_id is None:
             return item
-        return replace(item, user_data=self.data.get((user_id, item.id), UserData()))
+        data = self.data.get((user_id, item.id), UserData())
+        children = self.children_of(item.id) if item.type in FOLDERS else []
+        if children:
+            # Jellyfin derives a folder's played state from its leaves
+            # ([v10.10.7] MediaBrowser.Controller/Entities/Folder.cs:1733-1774).
+            played = all(
+                self.data.get((user_id, c), UserData()).played for c in children
+            )
+            data = replace(data, played=played)
+        return replace(item, user_data=data)
 
     @staticmethod
     def _passes(
@@ -295,7 +350,7 @@ class FakeServer:
         self,
         user_id: str | None,
         *,
-        item_types: Sequence[str] = ("Movie", "Episode"),
+        item_types: Sequence[str] | None = ("Movie", "Episode"),
         fields: Sequence[str] = ("ProviderIds", "Path"),
         enable_user_data: bool = True,
         is_played: bool | None = None,
@@ -312,12 +367,20 @@ class FakeServer:
         self._check_read()
         if self.fail_after_pages == 0 or (user_id is not None and self.fail_user_reads):
             raise JellyfinConnectionError(f"{self.server_id} dropped the connection")
+        if parent_id is not None and user_id is not None:
+            if parent_id in self.hidden_libraries.get(user_id, set()):
+                raise JellyfinConnectionError("a hidden library was listed")
+        self.log.append(("items", parent_id, tuple(item_types or ())))
         selected: list[Item] = []
         for count, item_id in enumerate(sorted(self.items)):
             if count % 2000 == 1999:
                 await asyncio.sleep(0)  # a real server streams; keep the loop free
             item = self.items[item_id]
-            if item.type not in item_types or (ids is not None and item_id not in ids):
+            if item_types and item.type not in item_types:
+                continue
+            if ids is not None and item_id not in ids:
+                continue
+            if parent_id is not None and self.library_of.get(item_id) != parent_id:
                 continue
             if user_id is not None:
                 data = self.data.get((user_id, item_id), UserData())
@@ -371,14 +434,20 @@ class FakeServer:
         return found
 
     async def get_resume(
-        self, user_id: str, *, item_types: Sequence[str] | None = ("Movie", "Episode")
+        self,
+        user_id: str,
+        *,
+        item_types: Sequence[str] | None = ("Movie", "Episode"),
+        parent_id: str | None = None,
     ) -> list[Item]:
         self._check_read()
         await asyncio.sleep(0)
+        self.log.append(("resume", parent_id, tuple(item_types or ())))
         return [
             self._with_data(user_id, item)
             for item_id, item in sorted(self.items.items())
             if (item_types is None or item.type in item_types)
+            and (parent_id is None or self.library_of.get(item_id) == parent_id)
             and self.data.get((user_id, item_id), UserData()).playback_position_ticks
             > 0
         ]
@@ -408,6 +477,15 @@ class FakeServer:
             raise JellyfinNotFoundError("item not found")
         old = self.data.get((user_id, item_id), UserData())
         caps = self.capabilities
+        if SyncField.PLAYED in fields and self.items[item_id].type in FOLDERS:
+            # MarkPlayed on a folder marks every leaf below it
+            # ([v10.10.7] MediaBrowser.Controller/Entities/Folder.cs:1656-1712).
+            self.folder_played_writes.append(item_id)
+            for child in self.children_of(item_id):
+                self.data[(user_id, child)] = replace(
+                    self.data.get((user_id, child), UserData()),
+                    played=desired.played,
+                )
         if caps.generic_user_data:
             new = fx.copy_fields(old, desired, fields)
         else:

@@ -17,6 +17,10 @@ from custom_components.jellyfin_sync.const import (
     CONF_DRY_RUN,
     CONF_FIELDS,
     CONF_FIRST_SYNC,
+    CONF_KINDS,
+    CONF_LIBRARIES,
+    CONF_LIBRARY_MAP,
+    CONF_LIBRARY_MODE,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_PRIMARY_SERVER,
@@ -441,6 +445,17 @@ async def test_reconfigure_add_and_remove_server(
 # ---- options ------------------------------------------------------------------------
 
 
+def _libraries(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        CONF_KINDS: ["films", "shows", "collections", "music", "books", "home_videos"],
+        CONF_LIBRARY_MODE: "all",
+        CONF_LIBRARIES: [],
+        CONF_LIBRARY_MAP: "",
+    }
+    data.update(overrides)
+    return data
+
+
 def _general(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         CONF_SCAN_INTERVAL: 15,
@@ -510,7 +525,43 @@ async def test_options_flow(
             {CONF_USER_MODE: "include", CONF_USERS: ["alice"], CONF_USER_MAP: ""},
         )
     )
+    assert result["step_id"] == "libraries"
+    assert result["description_placeholders"]["unreachable"] == "-"
+    libraries_key = next(k for k in result["data_schema"].schema if k == CONF_LIBRARIES)
+    offered = result["data_schema"].schema[libraries_key].config["options"]
+    assert offered == ["Movies", "Shows"]
+    for wrong, error in (
+        ({CONF_KINDS: []}, {CONF_KINDS: "no_kinds"}),
+        ({CONF_LIBRARY_MODE: "include"}, {CONF_LIBRARIES: "no_libraries_selected"}),
+        (
+            {CONF_LIBRARY_MAP: "Movies = Nowhere"},
+            {CONF_LIBRARY_MAP: "invalid_library_map"},
+        ),
+    ):
+        result = dict(
+            await hass.config_entries.options.async_configure(
+                result["flow_id"], _libraries(**wrong)
+            )
+        )
+        assert result["errors"] == error
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            _libraries(
+                **{
+                    CONF_KINDS: ["shows", "films"],
+                    CONF_LIBRARY_MODE: "exclude",
+                    CONF_LIBRARIES: ["Shows"],
+                    CONF_LIBRARY_MAP: "Movies = Shows",
+                }
+            ),
+        )
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_KINDS] == ["films", "shows"]
+    assert entry.options[CONF_LIBRARY_MODE] == "exclude"
+    assert entry.options[CONF_LIBRARIES] == ["Shows"]
+    assert entry.options[CONF_LIBRARY_MAP] == "Movies = Shows"
     assert entry.options[CONF_SCAN_INTERVAL] == 15
     assert entry.options[CONF_FIELDS] == ["played", "favorite"]
     assert entry.options[CONF_PRIMARY_SERVER] == cabin.server_id
@@ -550,6 +601,11 @@ async def test_options_flow_unchanged(
                 {CONF_USER_MODE: "all", CONF_USERS: [], CONF_USER_MAP: ""},
             )
         )
+        result = dict(
+            await hass.config_entries.options.async_configure(
+                result["flow_id"], _libraries()
+            )
+        )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert dict(entry.options) == before
     reload.assert_not_called()
@@ -572,6 +628,13 @@ async def test_options_flow_server_down(
         await hass.config_entries.options.async_configure(
             result["flow_id"],
             {CONF_USER_MODE: "exclude", CONF_USERS: ["bob"], CONF_USER_MAP: ""},
+        )
+    )
+    assert result["step_id"] == "libraries"
+    assert result["description_placeholders"]["unreachable"] == "Cabin"
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], _libraries()
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY

@@ -142,7 +142,14 @@ async def test_different_media_roots_every_id_differs() -> None:
 
     report = await sync.run_cycle(now=a.clock.tick())
 
-    assert report.matches_by_method == {"episode": 2, "id": 0, "path": 1, "provider": 1}
+    # The series is synced too (its favourite and rating), matched by provider id.
+    assert report.matches_by_method == {
+        "episode": 2,
+        "id": 0,
+        "name": 0,
+        "path": 1,
+        "provider": 2,
+    }
     assert report.unmatched == {a.server_id: 0, b.server_id: 0}
     assert b.get("Alice", by_name[b.server_id]["Matrix.mkv"]).played
     assert (

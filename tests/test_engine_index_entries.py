@@ -37,6 +37,7 @@ def test_entry_keeps_identity_fields_and_lower_cases_provider_ids() -> None:
         None,
         None,
         "imdb\x1ftt1\x1ftmdb\x1f7",
+        None,
     )
 
 

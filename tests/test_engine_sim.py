@@ -106,8 +106,9 @@ async def test_seed_scenario_on_jellyfin_10_8(jellyfin_server_factory: Any) -> N
 
         assert report.writes_done == 1  # played; the position cannot be set on 10.8
         assert report.unsupported >= 1
+        # Films, episodes, and the series and season (their favourite and rating).
         assert report.matches_by_method["id"] == len(
-            [i for i in new.items if i.type in ("Movie", "Episode")]
+            [i for i in new.items if i.type in ("Movie", "Series", "Season", "Episode")]
         )
         assert old.user_data("alice", movie.id)["Played"] is True
         again = await engine.run_cycle(now=datetime.now(UTC))

@@ -15,6 +15,9 @@ from custom_components.jellyfin_sync.const import (
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_FULL_LISTING_HOURS,
+    CONF_KINDS,
+    CONF_LIBRARIES,
+    CONF_LIBRARY_MODE,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -420,7 +423,14 @@ async def test_options_flow_server_steps(
     result = await _configure(
         hass, flow_id, {CONF_USER_MODE: "all", CONF_USERS: [], CONF_USER_MAP: ""}
     )
+    assert result["step_id"] == "libraries"
+    result = await _configure(
+        hass,
+        flow_id,
+        {CONF_KINDS: ["films"], CONF_LIBRARY_MODE: "all", CONF_LIBRARIES: []},
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_KINDS] == ["films"]
     assert CONF_EDIT_SERVERS not in entry.options
     assert entry.options[CONF_DIRECTION] == "per_server"
     assert entry.options[CONF_FULL_LISTING_HOURS] == 6

@@ -152,6 +152,12 @@ async def test_options_show_url_and_allow_remote_calls(
             {CONF_USER_MODE: "all", CONF_USERS: [], CONF_USER_MAP: ""},
         )
     )
+    assert result["step_id"] == "libraries"
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {"kinds": ["films", "shows"], "library_mode": "all"}
+        )
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_PROGRESS_DELAY] == 45
     assert entry.options[CONF_WEBHOOK_REMOTE] is True

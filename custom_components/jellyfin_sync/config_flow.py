@@ -45,6 +45,10 @@ from .const import (
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_FULL_LISTING_HOURS,
+    CONF_KINDS,
+    CONF_LIBRARIES,
+    CONF_LIBRARY_MAP,
+    CONF_LIBRARY_MODE,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -70,6 +74,8 @@ from .const import (
     FIELD_SOURCE_ALL,
     FIRST_SYNC_POLICIES,
     FIRST_SYNC_PRIMARY,
+    KINDS,
+    LIBRARY_MODES,
     MAX_FULL_LISTING_HOURS,
     MAX_PROGRESS_DELAY,
     MAX_SCAN_INTERVAL,
@@ -788,20 +794,13 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
             if mode != USER_MODE_ALL and not chosen:
                 errors[CONF_USERS] = "no_users_selected"
             if not errors:
-                new = {
+                self._options = {
                     **self._options,
                     CONF_USER_MODE: mode,
                     CONF_USERS: list(chosen),
                     CONF_USER_MAP: mapping_text.strip(),
                 }
-                if new != dict(self.config_entry.options):
-                    self.hass.config_entries.async_update_entry(
-                        self.config_entry, options=new
-                    )
-                    self.hass.config_entries.async_schedule_reload(
-                        self.config_entry.entry_id
-                    )
-                return self.async_create_entry(data=new)
+                return await self.async_step_libraries()
         offered = sorted(set(names) | set(current.get(CONF_USERS, [])), key=str.lower)
         schema = vol.Schema(
             {
@@ -831,6 +830,105 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 "unreachable": ", ".join(unreachable) if unreachable else "-",
             },
         )
+
+    async def async_step_libraries(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Which kinds of items and which libraries take part (the last step)."""
+        names, unreachable = await self._async_library_names()
+        errors: dict[str, str] = {}
+        current = {**self._options, **(user_input or {})}
+        if user_input is not None:
+            mode = user_input[CONF_LIBRARY_MODE]
+            chosen = user_input.get(CONF_LIBRARIES, [])
+            mapping_text = user_input.get(CONF_LIBRARY_MAP, "")
+            try:
+                parse_user_map(mapping_text, names, what="library")
+            except ValueError:
+                errors[CONF_LIBRARY_MAP] = "invalid_library_map"
+            if mode != USER_MODE_ALL and not chosen:
+                errors[CONF_LIBRARIES] = "no_libraries_selected"
+            if not user_input.get(CONF_KINDS):
+                errors[CONF_KINDS] = "no_kinds"
+            if not errors:
+                new = {
+                    **self._options,
+                    CONF_KINDS: [k for k in KINDS if k in user_input[CONF_KINDS]],
+                    CONF_LIBRARY_MODE: mode,
+                    CONF_LIBRARIES: list(chosen),
+                    CONF_LIBRARY_MAP: mapping_text.strip(),
+                }
+                if new != dict(self.config_entry.options):
+                    self.hass.config_entries.async_update_entry(
+                        self.config_entry, options=new
+                    )
+                    self.hass.config_entries.async_schedule_reload(
+                        self.config_entry.entry_id
+                    )
+                return self.async_create_entry(data=new)
+        offered = sorted(
+            set(names) | set(current.get(CONF_LIBRARIES, [])), key=str.lower
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(
+                    CONF_KINDS, default=list(current.get(CONF_KINDS, KINDS))
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(KINDS),
+                        multiple=True,
+                        translation_key=CONF_KINDS,
+                    )
+                ),
+                vol.Required(
+                    CONF_LIBRARY_MODE,
+                    default=current.get(CONF_LIBRARY_MODE, USER_MODE_ALL),
+                ): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(LIBRARY_MODES), translation_key=CONF_LIBRARY_MODE
+                    )
+                ),
+                vol.Optional(
+                    CONF_LIBRARIES, default=list(current.get(CONF_LIBRARIES, []))
+                ): SelectSelector(
+                    SelectSelectorConfig(options=offered, multiple=True, sort=True)
+                ),
+                vol.Optional(
+                    CONF_LIBRARY_MAP,
+                    description={"suggested_value": current.get(CONF_LIBRARY_MAP, "")},
+                ): TextSelector(TextSelectorConfig(multiline=True)),
+            }
+        )
+        return self.async_show_form(
+            step_id="libraries",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={
+                "unreachable": ", ".join(unreachable) if unreachable else "-",
+            },
+        )
+
+    async def _async_library_names(self) -> tuple[list[str], list[str]]:
+        """Library names of every reachable server, and the unreachable servers."""
+        servers = self.config_entry.data[CONF_SERVERS]
+
+        async def fetch(server: Mapping[str, Any]) -> list[str] | None:
+            try:
+                found = await client_for(self.hass, server, retries=0).get_libraries()
+            except JellyfinError:
+                return None
+            return [library.name for library in found if library.name]
+
+        results = await asyncio.gather(*(fetch(s) for s in servers))
+        names: dict[str, str] = {}
+        unreachable: list[str] = []
+        for server, result in zip(servers, results, strict=True):
+            if result is None:
+                unreachable.append(server[CONF_NAME])
+            else:
+                for name in result:
+                    names.setdefault(name.casefold(), name)
+        return sorted(names.values(), key=str.lower), unreachable
 
     async def _async_user_names(self) -> tuple[list[str], list[str]]:
         """User names of every reachable server, and the names of unreachable ones."""

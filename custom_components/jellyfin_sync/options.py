@@ -15,6 +15,10 @@ from .const import (
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_FULL_LISTING_HOURS,
+    CONF_KINDS,
+    CONF_LIBRARIES,
+    CONF_LIBRARY_MAP,
+    CONF_LIBRARY_MODE,
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
@@ -39,6 +43,7 @@ from .const import (
     FIELD_SOURCE_ALL,
     FIRST_SYNC_MERGE,
     FIRST_SYNC_PRIMARY,
+    KINDS,
     SERVER_OFF,
     SERVER_RECEIVE_ONLY,
     SERVER_SOURCE_ONLY,
@@ -48,6 +53,7 @@ from .const import (
 )
 from .jellyfin.models import SyncField, User
 from .sync import Direction, FirstSyncPolicy, GuardLimits, ServerOptions, SyncOptions
+from .sync.kinds import Kind, LibraryChoice, LibraryMode, types_of
 
 ALL_FIELDS: tuple[str, ...] = tuple(field.value for field in SyncField)
 
@@ -76,6 +82,10 @@ def default_options(servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         CONF_USER_MODE: USER_MODE_ALL,
         CONF_USERS: [],
         CONF_USER_MAP: "",
+        CONF_KINDS: list(KINDS),
+        CONF_LIBRARY_MODE: USER_MODE_ALL,
+        CONF_LIBRARIES: [],
+        CONF_LIBRARY_MAP: "",
         CONF_WEBHOOK_REMOTE: False,
         CONF_PROGRESS_DELAY: DEFAULT_PROGRESS_DELAY,
         CONF_SERVER_DIRECTIONS: {},
@@ -194,12 +204,15 @@ def validate_servers(
     return errors
 
 
-def parse_user_map(text: str, known: Iterable[str] = ()) -> list[list[str]]:
+def parse_user_map(
+    text: str, known: Iterable[str] = (), *, what: str = "user"
+) -> list[list[str]]:
     r"""Parse the explicit user mapping: one person per line, names joined by ``=``.
 
     ``alice = alicia`` means user ``alice`` on one server is ``alicia`` on another.
     A name may appear on one line only; when ``known`` names are given, every name
-    must be one of them (case-insensitive).
+    must be one of them (case-insensitive). The library mapping has the same form
+    (``what="library"``).
 
     >>> parse_user_map("alice = Alicia\n\nbob=robert")
     [['alice', 'Alicia'], ['bob', 'robert']]
@@ -220,9 +233,9 @@ def parse_user_map(text: str, known: Iterable[str] = ()) -> list[list[str]]:
         for name in names:
             lowered = name.lower()
             if lowered in seen:
-                raise ValueError(f"user {name!r} appears twice")
+                raise ValueError(f"{what} {name!r} appears twice")
             if known_lower and lowered not in known_lower:
-                raise ValueError(f"unknown user {name!r}")
+                raise ValueError(f"unknown {what} {name!r}")
             seen.add(lowered)
         groups.append(names)
     return groups
@@ -304,6 +317,7 @@ def build_sync_options(
         if options[CONF_USER_MODE] == USER_MODE_EXCLUDE
         else frozenset()
     )
+    kinds = [Kind(k) for k in options.get(CONF_KINDS, KINDS) if k in KINDS]
     return SyncOptions(
         servers=per_server,
         priority=priority,
@@ -320,4 +334,24 @@ def build_sync_options(
         # new users); their watch data is as real as anyone's.
         include_hidden_users=True,
         full_listing_hours=float(options[CONF_FULL_LISTING_HOURS]),
+        item_types=types_of(kinds),
+        libraries=library_choice(options),
     )
+
+
+def library_choice(options: Mapping[str, Any]) -> LibraryChoice:
+    """The engine's :class:`LibraryChoice` from the stored options.
+
+    >>> library_choice({"library_mode": "exclude", "libraries": ["Kids"],
+    ...     "library_map": "Kids = Children"}).takes_part("children")
+    False
+    """
+    mode = LibraryMode(options.get(CONF_LIBRARY_MODE) or LibraryMode.ALL)
+    names = frozenset(name.casefold() for name in options.get(CONF_LIBRARIES) or ())
+    same = tuple(
+        frozenset(name.casefold() for name in line)
+        for line in parse_user_map(options.get(CONF_LIBRARY_MAP) or "", what="library")
+    )
+    if mode is not LibraryMode.ALL and not names:
+        mode = LibraryMode.ALL
+    return LibraryChoice(mode=mode, names=names, same=same)

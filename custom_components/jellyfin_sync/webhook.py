@@ -48,6 +48,7 @@ from .const import (
 from .jellyfin.exceptions import JellyfinError
 from .jellyfin.models import SyncField, UserData
 from .sync import fields as fx
+from .sync.kinds import own_data
 
 if TYPE_CHECKING:
     from .coordinator import JellyfinSyncCoordinator
@@ -461,7 +462,12 @@ class WebhookSync:
             except JellyfinError:
                 kept.extend((server_id, user_id, item_id) for item_id in wanted)
                 continue
-            current = {item.id: item.user_data for item in items}
+            # A folder's played state is derived; what was written is its own.
+            current = {
+                item.id: own_data(item.type, item.user_data)
+                for item in items
+                if item.user_data is not None
+            }
             for item_id, written in wanted.items():
                 key = (server_id, user_id, item_id)
                 state = current.get(item_id)

@@ -106,6 +106,7 @@ from .models import (
     MIN_SUPPORTED_VERSION,
     Capabilities,
     Item,
+    Library,
     ServerInfo,
     SyncField,
     User,
@@ -590,10 +591,37 @@ class JellyfinClient:
                 result.setdefault(item.id, item)
         return list(result.values())
 
+    async def get_libraries(self) -> list[Library]:
+        """Every library of the server (``GET /Library/VirtualFolders``, admin)."""
+        what = "GET /Library/VirtualFolders"
+        data = await self._request("GET", "/Library/VirtualFolders")
+        if not isinstance(data, list):
+            raise JellyfinResponseError(f"{what}: the answer is not a list")
+        return [self._parse(Library.from_json, entry, what) for entry in data]
+
+    async def get_views(self, user_id: str) -> list[Library]:
+        """The libraries a user can open (``GET /UserViews``, 10.8 ``/Users/{id}/Views``).
+
+        A listing below a library the user cannot open is refused as
+        unauthorised, so listings per library keep to these.
+        """
+        _check_id(user_id, "user id")
+        if (await self._capabilities()).generic_user_data:
+            path, query = "/UserViews", {"userId": user_id}
+        else:
+            path, query = f"/Users/{user_id}/Views", {}
+        data = await self._request("GET", path, params=query)
+        entries, _ = self._page_entries(data, f"GET {path}")
+        return [self._parse(Library.from_json, e, f"GET {path}") for e in entries]
+
     # --------------------------------------------------------------- user data
 
     async def get_resume(
-        self, user_id: str, *, item_types: Sequence[str] | None = DEFAULT_ITEM_TYPES
+        self,
+        user_id: str,
+        *,
+        item_types: Sequence[str] | None = DEFAULT_ITEM_TYPES,
+        parent_id: str | None = None,
     ) -> list[Item]:
         """A user's items in progress, as ``GET /UserItems/Resume`` lists them (10.9+).
 
@@ -609,6 +637,8 @@ class JellyfinClient:
         }
         if item_types:
             query["includeItemTypes"] = ",".join(item_types)
+        if parent_id is not None:
+            query["parentId"] = _check_id(parent_id, "parent id")
         what = "GET /UserItems/Resume"
         data = await self._request("GET", "/UserItems/Resume", params=query)
         entries, _ = self._page_entries(data, what)

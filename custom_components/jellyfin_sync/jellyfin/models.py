@@ -227,6 +227,32 @@ class User:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Library:
+    """A library (``VirtualFolderInfo`` or a user view of one)."""
+
+    id: str
+    """The library folder's item id (``ItemId``/``Id``), ``N`` format."""
+    name: str
+    collection_type: str | None = None
+    """``movies``, ``tvshows``, ``music``, ``books``, ``homevideos``, ...; lower-cased
+    (10.8 writes ``Movies``); ``None`` for a library of mixed content."""
+
+    @classmethod
+    def from_json(cls, data: object) -> Self:
+        """Build from a ``VirtualFolderInfo`` or a view's ``BaseItemDto``."""
+        obj = _mapping(data, "library")
+        raw_id = _get(obj, "ItemId", str) or _get(obj, "Id", str)
+        if not raw_id:
+            raise JellyfinResponseError("library without ItemId")
+        kind = _get(obj, "CollectionType", str)
+        return cls(
+            id=raw_id.replace("-", "").lower(),
+            name=_get(obj, "Name", str) or "",
+            collection_type=kind.lower() if kind else None,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserData:
     """One user's data for one item (``UserItemDataDto``), all seven synced fields.
 
@@ -286,12 +312,16 @@ class Item:
     series_id: str | None = None
     series_name: str | None = None
     season_number: int | None = None
-    """``ParentIndexNumber`` of an episode."""
+    """``ParentIndexNumber``: an episode's season, a track's disc."""
     episode_number: int | None = None
-    """``IndexNumber`` of an episode."""
+    """``IndexNumber``: an episode's number, a season's number, a track's number."""
     episode_number_end: int | None = None
     """``IndexNumberEnd`` of a multi-episode file."""
     run_time_ticks: int | None = None
+    album: str | None = None
+    """``Album`` of a track or music video."""
+    album_artist: str | None = None
+    """``AlbumArtist`` of a track or album, else the first of ``Artists``."""
     user_data: UserData | None = None
     versions: int = 1
     """``MediaSourceCount`` when asked for: the title's files (12.0: one primary item
@@ -326,10 +356,22 @@ class Item:
             episode_number=_get(obj, "IndexNumber", int),
             episode_number_end=_get(obj, "IndexNumberEnd", int),
             run_time_ticks=_get(obj, "RunTimeTicks", int),
+            album=_get(obj, "Album", str),
+            album_artist=_get(obj, "AlbumArtist", str) or _first_name(obj),
             user_data=UserData.from_json(user_data) if user_data is not None else None,
             versions=_get(obj, "MediaSourceCount", int) or 1,
             version_ids=_source_ids(obj.get("MediaSources")),
         )
+
+
+def _first_name(obj: Mapping[str, Any]) -> str | None:
+    """The first of ``Artists`` (a track without an album artist)."""
+    raw = obj.get("Artists")
+    if isinstance(raw, list):
+        for name in raw:
+            if isinstance(name, str) and name.strip():
+                return name
+    return None
 
 
 def _source_ids(raw: object) -> tuple[str, ...]:

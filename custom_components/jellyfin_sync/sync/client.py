@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from custom_components.jellyfin_sync.jellyfin.models import (
     Item,
+    Library,
     ServerInfo,
     SyncField,
     User,
@@ -62,9 +63,19 @@ class ServerClient(Protocol):
         """The items with these ids that still exist, with the user's data."""
 
     async def get_resume(
-        self, user_id: str, *, item_types: Sequence[str] | None = ("Movie", "Episode")
+        self,
+        user_id: str,
+        *,
+        item_types: Sequence[str] | None = ("Movie", "Episode"),
+        parent_id: str | None = None,
     ) -> list[Item]:
         """The user's items in progress (12.0: an alternate version as itself)."""
+
+    async def get_libraries(self) -> list[Library]:
+        """Every library of the server."""
+
+    async def get_views(self, user_id: str) -> list[Library]:
+        """The libraries a user can open."""
 
     async def get_item(self, user_id: str, item_id: str) -> Item:
         """One item with every field, ``MediaSources`` included."""

@@ -35,6 +35,7 @@ from custom_components.jellyfin_sync.jellyfin.exceptions import (
 from custom_components.jellyfin_sync.jellyfin.models import (
     Capabilities,
     Item,
+    Library,
     ServerInfo,
     SyncField,
     User,
@@ -51,6 +52,7 @@ from .baseline import (
     HistoryWrite,
 )
 from .client import ServerClient
+from .kinds import Scope, needs_libraries, own_data, own_fields, scopes
 from .matching import (
     IndexEntry,
     ItemMatch,
@@ -60,6 +62,7 @@ from .matching import (
     index_entry,
     match_items,
     match_users,
+    trusted_providers,
 )
 from .options import FirstSyncPolicy, MatchMethod, SyncOptions
 from .plan import (
@@ -126,8 +129,13 @@ class _Server:
     """Server time from which new or re-saved items are asked for each cycle."""
     listed: dict[str, datetime] = field(default_factory=dict)
     """User id -> when the user's whole library was last listed."""
-    dated: dict[str, int] = field(default_factory=dict)
-    """User id -> dated unplayed items found last cycle (sizes the next page)."""
+    dated: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    """(User id, library) -> dated unplayed items found last cycle (sizes the next
+    page)."""
+    libraries: list[Library] | None = None
+    """The server's libraries, read with the index when the scopes need them."""
+    views: dict[str, frozenset[str]] = field(default_factory=dict)
+    """User id -> ids of the libraries the user can open (read when needed)."""
     upgraded: bool = False
     """The server moved to a version with titles of several versions (12.0) since
     the last cycle: its title states are adopted once (``SyncEngine._adopt``)."""
@@ -142,6 +150,11 @@ class _Server:
 
 def _is_default(data: UserData | None) -> bool:
     return data is None or data.is_default
+
+
+def _own(item: Item) -> UserData:
+    """The data an item keeps as its own (a folder's derived playback dropped)."""
+    return own_data(item.type, item.user_data or fx.DEFAULT)
 
 
 def _error(server_id: str, what: str, err: Exception) -> str:
@@ -225,6 +238,10 @@ class SyncEngine:
         self.checkpoint: Callable[[], Awaitable[None]] | None = None
         """Called (and awaited) before a cycle writes, with ``baseline.applying``
         set: the caller stores the baseline so a stop mid-apply can be recovered."""
+
+    @property
+    def _trusted(self) -> tuple[str, ...]:
+        return trusted_providers(self.options)
 
     # ------------------------------------------------------------------ cycle
 
@@ -386,19 +403,57 @@ class SyncEngine:
 
         await asyncio.gather(*(one(s) for s in self._servers.values()))
 
-    def _index_queries(
-        self, server: _Server
-    ) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-        """(item types, fields) of the listings that make an item index."""
+    def _scopes(self, server: _Server) -> tuple[Scope, ...]:
+        """The listings that reach the server's chosen libraries and kinds."""
+        return scopes(
+            server.libraries,
+            self.options.item_types,
+            self.options.libraries,
+        )
+
+    def _index_queries(self, server: _Server) -> list[tuple[Scope, tuple[str, ...]]]:
+        """(scope, fields) of the listings that make an item index.
+
+        Series are also read, for their provider ids, when episodes or seasons are
+        synced without them (``Scope`` with ``Series`` only, flagged by the caller).
+        """
         fields: tuple[str, ...] = ITEM_FIELDS
         if server.capabilities is not None and server.capabilities.versions:
             fields = (*ITEM_FIELDS, "MediaSourceCount")
-        queries: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
-            (tuple(self.options.item_types), fields)
-        ]
-        if "Episode" in self.options.item_types:
-            queries.append((("Series",), ("ProviderIds",)))
+        queries = [(scope, fields) for scope in self._scopes(server)]
+        types = self.options.item_types
+        if ("Episode" in types or "Season" in types) and "Series" not in types:
+            queries.append((Scope(None, ("Series",)), ("ProviderIds",)))
         return queries
+
+    async def _load_libraries(self, server: _Server) -> None:
+        """Read the library list when the scopes depend on it (with the index)."""
+        server.views.clear()
+        if needs_libraries(self.options.item_types, self.options.libraries):
+            server.libraries = await server.client.get_libraries()
+        else:
+            server.libraries = None
+
+    async def _user_scopes(self, server: _Server, user_id: str) -> tuple[Scope, ...]:
+        """The scopes a user's listings read.
+
+        Libraries the user cannot open are left out: Jellyfin refuses a listing
+        below them as unauthorised.
+        """
+        all_scopes = self._scopes(server)
+        if all(scope.parent_id is None for scope in all_scopes):
+            return all_scopes
+        views = server.views.get(user_id)
+        if views is None:
+            async with server.semaphore:
+                found = await server.client.get_views(user_id)
+            views = frozenset(view.id for view in found)
+            server.views[user_id] = views
+        return tuple(
+            scope
+            for scope in all_scopes
+            if scope.parent_id is None or scope.parent_id in views
+        )
 
     @staticmethod
     def _saved_mark(server: _Server) -> datetime | None:
@@ -414,24 +469,27 @@ class SyncEngine:
 
     async def _index_items(
         self, server: _Server, saved_since: datetime | None = None
-    ) -> AsyncIterator[tuple[bool, Item]]:
-        """Items of the listings that make an index: ``(is_series, item)``.
+    ) -> AsyncIterator[tuple[bool, bool, Item]]:
+        """Items of the listings that make an index: ``(synced, is_series, item)``.
 
-        Only those saved since ``saved_since`` when given. Called with the
-        server's semaphore held.
+        ``synced`` is false for series read only for their episodes' sake. Only
+        items saved since ``saved_since`` when given. Called with the server's
+        semaphore held.
         """
-        for types, fields in self._index_queries(server):
+        synced_types = self.options.item_types
+        for scope, fields in self._index_queries(server):
             async for page in server.client.iter_items(
                 None,
-                item_types=types,
+                item_types=scope.types,
                 fields=fields,
                 enable_user_data=False,
+                parent_id=scope.parent_id,
                 page_size=self.options.page_size,
                 check_total=saved_since is None,
                 saved_since=saved_since,
             ):
                 for item in page:
-                    yield types == ("Series",), item
+                    yield item.type in synced_types, item.type == "Series", item
 
     async def _load_new(self, server: _Server) -> None:
         """Add items created or re-saved since the last look to the index.
@@ -449,15 +507,18 @@ class SyncEngine:
         index, series = server.index, server.series
         several: list[str] = []
         async with server.semaphore:
-            async for is_series, item in self._index_items(server, since):
-                target = series if is_series else index
+            async for synced, is_series, item in self._index_items(server, since):
                 if item.versions > 1:
                     several.append(item.id)
                 entry = self._slim(server.server_id, item)
-                if target.get(item.id) != entry:
-                    target[item.id] = entry
-                    server.gone.discard(item.id)
-                    self._match_dirty = True
+                targets: list[dict[str, IndexEntry]] = [index] if synced else []
+                if is_series:
+                    targets.append(series)
+                for target in targets:
+                    if target.get(item.id) != entry:
+                        target[item.id] = entry
+                        server.gone.discard(item.id)
+                        self._match_dirty = True
             await self._load_versions(server, several)
         server.saved_since = mark
 
@@ -467,10 +528,13 @@ class SyncEngine:
         mark = self._saved_mark(server)
         several: list[str] = []
         async with server.semaphore:
-            async for is_series, item in self._index_items(server):
-                (series if is_series else index)[item.id] = self._slim(
-                    server.server_id, item
-                )
+            await self._load_libraries(server)
+            async for synced, is_series, item in self._index_items(server):
+                entry = self._slim(server.server_id, item)
+                if synced:
+                    index[item.id] = entry
+                if is_series:
+                    series[item.id] = entry
                 if item.versions > 1:
                     several.append(item.id)
             server.versions.primary_of.clear()
@@ -511,7 +575,7 @@ class SyncEngine:
         when the server has media roots to match it by.
         """
         keep_path = bool(self.options.server(server_id).media_roots)
-        return index_entry(item, self.options.provider_keys, with_path=keep_path)
+        return index_entry(item, self._trusted, with_path=keep_path)
 
     def _learn(self, server: _Server, item: Item) -> None:
         """Add or update an index entry from an item read with identity fields."""
@@ -539,28 +603,31 @@ class SyncEngine:
         index = server.index or {}
 
         def keep(item: Item) -> None:
-            found[item.id] = item.user_data or fx.DEFAULT
+            found[item.id] = _own(item)
             if item.id not in index:
                 unknown.add(item.id)
 
+        user_scopes = await self._user_scopes(server, user_id)
         async with server.semaphore:
             queries: tuple[dict[str, Any], ...] = ({},) if everything else SWEEPS
-            for query in queries:
-                async for page in server.client.iter_items(
-                    user_id,
-                    item_types=self.options.item_types,
-                    fields=SWEEP_FIELDS,
-                    page_size=self.options.sweep_page_size,
-                    **query,
-                ):
-                    for item in page:
-                        if not everything or not _is_default(item.user_data):
-                            keep(item)
-            if not everything:
-                await self._sweep_dated(server, user_id, keep)
+            for scope in user_scopes:
+                for query in queries:
+                    async for page in server.client.iter_items(
+                        user_id,
+                        item_types=scope.types,
+                        fields=SWEEP_FIELDS,
+                        parent_id=scope.parent_id,
+                        page_size=self.options.sweep_page_size,
+                        **query,
+                    ):
+                        for item in page:
+                            if not everything or not _is_default(_own(item)):
+                                keep(item)
+                if not everything:
+                    await self._sweep_dated(server, user_id, scope, keep)
         if unknown:
             found.update(await self._fetch(server, user_id, unknown))
-        await self._overlay_versions(server, user_id, found)
+        await self._overlay_versions(server, user_id, found, user_scopes)
         return found
 
     async def _overlay_versions(
@@ -568,6 +635,7 @@ class SyncEngine:
         server: _Server,
         user_id: str,
         found: fx.StateTable,
+        user_scopes: tuple[Scope, ...] | None = None,
         *,
         complete: bool = True,
     ) -> None:
@@ -580,10 +648,14 @@ class SyncEngine:
         caps = server.capabilities
         if caps is None or not caps.versions or not server.versions:
             return
+        if user_scopes is None:
+            user_scopes = await self._user_scopes(server, user_id)
+        resumed: list[Item] = []
         async with server.semaphore:
-            resumed = await server.client.get_resume(
-                user_id, item_types=self.options.item_types
-            )
+            for scope in user_scopes:
+                resumed += await server.client.get_resume(
+                    user_id, item_types=scope.types, parent_id=scope.parent_id
+                )
         titles = {server.versions.primary_of.get(i.id) for i in resumed}
         missing = {t for t in titles if t is not None and t not in found}
         if missing and complete:
@@ -591,20 +663,25 @@ class SyncEngine:
         found.update(server.versions.overlay(user_id, found, resumed))
 
     async def _sweep_dated(
-        self, server: _Server, user_id: str, keep: Callable[[Item], None]
+        self,
+        server: _Server,
+        user_id: str,
+        scope: Scope,
+        keep: Callable[[Item], None],
     ) -> None:
         """Unplayed items newest-played first, up to the first never-played one.
 
         Pages are sized from last cycle's count, so a cycle reads about one page
         and few items beyond the dated ones (no filter excludes undated items).
         """
-        size = server.dated.get(user_id, 0) + DATED_MARGIN
+        size = server.dated.get((user_id, scope.parent_id), 0) + DATED_MARGIN
         dated = 0
         async with contextlib.aclosing(
             server.client.iter_items(
                 user_id,
-                item_types=self.options.item_types,
+                item_types=scope.types,
                 fields=SWEEP_FIELDS,
+                parent_id=scope.parent_id,
                 page_size=size,
                 **DATED_SWEEP,
             )
@@ -622,7 +699,7 @@ class SyncEngine:
                             keep(item)
                 if done:
                     break
-        server.dated[user_id] = dated
+        server.dated[user_id, scope.parent_id] = dated
 
     async def _title_of(
         self, server: _Server, user_id: str, item_id: str
@@ -654,7 +731,7 @@ class SyncEngine:
                     user_id, batch, fields=ITEM_FIELDS
                 ):
                     self._learn(server, item)
-                    found[item.id] = item.user_data or fx.DEFAULT
+                    found[item.id] = _own(item)
         return found
 
     def _listing_due(self, server: _Server, user_id: str, now: datetime) -> bool:
@@ -1007,7 +1084,13 @@ class SyncEngine:
         """
         caps = server.capabilities
         verify = bool(caps and caps.verify_writes)
-        fields = frozenset(w.fields)
+        entry = (server.index or {}).get(w.item_id)
+        kind = entry[1] if entry is not None else ""
+        # A folder's played state is its children's: never written (the plan has
+        # no such write, as folders are read without it; this keeps it so).
+        fields = frozenset(w.fields) & own_fields(kind)
+        if not fields:
+            return own_data(kind, w.current or UserData())
         routes: list[tuple[str, frozenset[SyncField], UserData | None]]
         routes = [(w.item_id, fields, None)]
         if caps is not None and caps.versions:
@@ -1036,7 +1119,7 @@ class SyncEngine:
                     else result.last_played_date
                 ),
             )
-        return result
+        return own_data(kind, result)
 
     async def _bounded(
         self,

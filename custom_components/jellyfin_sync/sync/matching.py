@@ -46,11 +46,14 @@ type IndexEntry = tuple[
     int | None,
     int | None,
     str,
+    str | None,
 ]
 """An item's identity fields as a plain tuple: ``(id, type, path, series id, season,
-episode, last episode, providers)``, ``providers`` one string of lower-case names and
-values separated by :data:`PROVIDER_SEPARATOR` (``"imdb\x1ftt1\x1ftmdb\x1f7"``; one
-string takes a third of the memory of a tuple of strings).
+episode, last episode, providers, title)``, ``providers`` one string of lower-case
+names and values separated by :data:`PROVIDER_SEPARATOR` (``"imdb\x1ftt1\x1ftmdb\x1f7"``;
+one string takes a third of the memory of a tuple of strings). ``season`` is a
+season's own number and a track's disc; ``episode`` a track's number. ``title`` is
+the case-folded name key of the kinds matched by name (:func:`title_key`).
 
 A tuple of strings, numbers and ``None`` is untracked by Python's cyclic garbage
 collector after its first pass, so an index of 100k such entries does not lengthen
@@ -66,14 +69,85 @@ _STAGES: tuple[MatchMethod, ...] = (
     MatchMethod.PROVIDER,
     MatchMethod.EPISODE,
     MatchMethod.PATH,
+    MatchMethod.NAME,
 )
-#: Identity preference: provider keys are stable across servers, ids are not.
+#: Identity preference: provider keys are stable across servers, ids are not; a
+#: name is the last resort.
 _IDENTITY_RANK: Mapping[MatchMethod, int] = {
     MatchMethod.PROVIDER: 0,
     MatchMethod.EPISODE: 1,
     MatchMethod.PATH: 2,
     MatchMethod.ID: 3,
+    MatchMethod.NAME: 4,
 }
+#: Provider ids that identify music (``MetadataProvider`` names, lower-case), per
+#: type; films, shows, collections and books use ``SyncOptions.provider_keys``.
+#: A track also carries its album's and artists' ids, which many tracks share, so
+#: each type is keyed by its own ids only.
+MUSIC_PROVIDERS: Mapping[str, tuple[str, ...]] = {
+    "Audio": ("musicbrainztrack", "musicbrainzrecording"),
+    "MusicAlbum": ("musicbrainzalbum", "musicbrainzreleasegroup"),
+    "MusicArtist": ("musicbrainzartist",),
+}
+#: Provider ids of books beyond ``SyncOptions.provider_keys``.
+BOOK_PROVIDERS: tuple[str, ...] = ("isbn",)
+_BOOK_TYPES = frozenset({"AudioBook", "Book"})
+_MUSIC_GROUPS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for names in MUSIC_PROVIDERS.values() for name in names)
+)
+#: Types with a name key (:func:`title_key`); seasons use their series' one.
+NAMED_TYPES = frozenset({"Series", "BoxSet", "MusicArtist", "MusicAlbum", "Audio"})
+
+
+def trusted_providers(options: SyncOptions) -> tuple[str, ...]:
+    """Every provider name some type is matched by (the index keeps only these)."""
+    return tuple(
+        dict.fromkeys((*options.provider_keys, *BOOK_PROVIDERS, *_MUSIC_GROUPS))
+    )
+
+
+def _provider_groups(kind: str, options: SyncOptions) -> tuple[str, ...]:
+    """The provider names that identify an item of this type, most trusted first."""
+    music = MUSIC_PROVIDERS.get(kind)
+    if music is not None:
+        return music
+    if kind in _BOOK_TYPES:
+        return (*options.provider_keys, *BOOK_PROVIDERS)
+    return options.provider_keys
+
+
+def _fold(text: str | None) -> str:
+    """A name as compared: case-folded, spaces collapsed, separators removed."""
+    if not text:
+        return ""
+    return " ".join(text.replace(PROVIDER_SEPARATOR, " ").split()).casefold()
+
+
+def title_key(item: Item) -> str | None:
+    r"""The name key of an item matched by name, ``None`` for other types.
+
+    Series and collections: name and year. Artists: name. Albums: album artist and
+    name. Tracks: artist, album, disc, track number and name.
+
+    >>> title_key(Item(id="s", type="Series", name=" The  Office", production_year=2005))
+    'the office\x1f2005'
+    """
+    kind, name = item.type, _fold(item.name)
+    if kind not in NAMED_TYPES or not name:
+        return None
+    sep = PROVIDER_SEPARATOR
+    if kind in ("Series", "BoxSet"):
+        return f"{name}{sep}{item.production_year or ''}"
+    if kind == "MusicArtist":
+        return name
+    artist = _fold(item.album_artist)
+    if kind == "MusicAlbum":
+        return f"{artist}{sep}{name}" if artist else None
+    album = _fold(item.album)
+    if not artist or not album or item.episode_number is None:
+        return None
+    disc = item.season_number or 1
+    return f"{artist}{sep}{album}{sep}{disc}{sep}{item.episode_number}{sep}{name}"
 
 
 #: Elements sorted in one step: longer lists are sorted in runs of this size, which
@@ -436,15 +510,17 @@ def index_entry(
         trusted: Keep only these provider names (lower-case); all when ``None``.
         with_path: Keep the path (only matching by relative path needs it).
     """
+    season = item.episode_number if item.type == "Season" else item.season_number
     return (
         item.id,
         sys.intern(item.type),
         item.path if with_path else None,
         sys.intern(item.series_id) if item.series_id else item.series_id,
-        item.season_number,
+        season,
         item.episode_number,
         item.episode_number_end,
         _providers(item.provider_ids, trusted),
+        title_key(item),
     )
 
 
@@ -471,32 +547,69 @@ class _Keys:
         series: Mapping[str, Mapping[str, Indexed]],
         options: SyncOptions,
         roots: Mapping[str, Sequence[str]],
+        kinds: Collection[str] | None = None,
     ) -> None:
         self.series = series
         self.options = options
         self.roots = roots
+        present = None if kinds is None else set(kinds)
+        provider_groups: dict[str, None] = {}
+        for kind in sorted(present) if present is not None else ("", *MUSIC_PROVIDERS):
+            provider_groups.update(dict.fromkeys(_provider_groups(kind, options)))
+        if present is None or present & _BOOK_TYPES:
+            provider_groups.update(dict.fromkeys(BOOK_PROVIDERS))
+        self._provider_groups = tuple(provider_groups)
+        self._allowed: dict[str, frozenset[str]] = {}
+
+    def _allows(self, kind: str, group: str) -> bool:
+        allowed = self._allowed.get(kind)
+        if allowed is None:
+            allowed = frozenset(_provider_groups(kind, self.options))
+            self._allowed[kind] = allowed
+        return group in allowed
+
+    def _series_value(
+        self, server_id: str, series_id: str | None, group: str
+    ) -> str | None:
+        """A provider id (or with ``group`` "name" the name key) of an item's series."""
+        if not series_id:
+            return None
+        show = self.series.get(server_id, {}).get(series_id)
+        if show is None:
+            return None
+        entry = _entry(show)
+        return entry[8] if group == "name" else _provider(entry, group)
 
     def key(
         self, stage: MatchMethod, group: str, server_id: str, entry: IndexEntry
     ) -> str | None:
         """One key of an item (``group`` = provider name, or the stage's name)."""
-        item_id, kind, path, series_id, season, episode, episode_end, _ = entry
+        item_id, kind, path, series_id, season, episode, episode_end, _, title = entry
         if stage is MatchMethod.ID:
             return f"id:{item_id}" if self.options.match_by_id else None
         if stage is MatchMethod.PROVIDER:
+            if not self._allows(kind, group):
+                return None
             value = _provider(entry, group)
             return f"{kind.lower()}:{group}:{value}" if value else None
         if stage is MatchMethod.EPISODE:
-            if kind != "Episode" or not series_id or season is None or episode is None:
+            if kind == "Season" and season is not None:
+                value = self._series_value(server_id, series_id, group)
+                return f"season:series:{group}:{value}:s{season}" if value else None
+            if kind != "Episode" or season is None or episode is None:
                 return None
-            show = self.series.get(server_id, {}).get(series_id)
-            value = _provider(_entry(show), group) if show is not None else None
+            value = self._series_value(server_id, series_id, group)
             if not value:
                 return None
             number = f"s{season}e{episode}"
             if episode_end is not None:
                 number += f"-{episode_end}"
             return f"episode:series:{group}:{value}:{number}"
+        if stage is MatchMethod.NAME:
+            if kind == "Season" and season is not None:
+                value = self._series_value(server_id, series_id, "name")
+                return f"season:name:{value}:s{season}" if value else None
+            return f"{kind.lower()}:name:{title}" if title else None
         roots = self.roots.get(server_id, ())
         if not path or not roots:
             return None
@@ -515,14 +628,16 @@ class _Keys:
 
     def groups(self, stage: MatchMethod) -> Sequence[str]:
         """Key groups of a stage: one pass per provider, else one pass."""
-        if stage in (MatchMethod.PROVIDER, MatchMethod.EPISODE):
+        if stage is MatchMethod.PROVIDER:
+            return self._provider_groups
+        if stage is MatchMethod.EPISODE:
             return self.options.provider_keys
         return (stage.value,)
 
     def providers(self, item: IndexEntry) -> dict[str, str]:
-        """The item's trusted provider ids (for contradiction checks)."""
+        """The item's identifying provider ids (for contradiction checks)."""
         found: dict[str, str] = {}
-        for name in self.options.provider_keys:
+        for name in _provider_groups(item[1], self.options):
             value = _provider(item, name)
             if value:
                 found[name] = value
@@ -630,11 +745,6 @@ def match_items(
         options: Matching options (``match_by_id``, ``provider_keys``, media roots).
     """
     servers = sorted(indexes)
-    keys = _Keys(
-        {s: series.get(s, {}) for s in servers},
-        options,
-        {s: options.server(s).media_roots for s in servers},
-    )
     every = max(1, options.yield_every)
     # Per-node data lives in tuples and arrays, not lists: every full pass of the
     # garbage collector scans each element of a list (hundreds of thousands here),
@@ -653,6 +763,12 @@ def match_items(
     node_server = tuple(nodes_of_server)
     node_item = tuple(items_of_server)
     del nodes_of_server, items_of_server
+    keys = _Keys(
+        {s: series.get(s, {}) for s in servers},
+        options,
+        {s: options.server(s).media_roots for s in servers},
+        kinds={entry[1] for entry in node_item},
+    )
     count = len(node_item)
     bit = {server_id: 1 << i for i, server_id in enumerate(servers)}
     parent = array("q")

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from custom_components.jellyfin_sync.jellyfin.models import SyncField
 
+from .kinds import ALL_TYPES, LibraryChoice
+
 #: Every field the engine knows how to sync.
 ALL_FIELDS: frozenset[SyncField] = frozenset(SyncField)
 #: Fields that follow the newest last-played date as one group in a conflict.
@@ -59,6 +61,7 @@ class MatchMethod(StrEnum):
     PROVIDER = "provider"
     EPISODE = "episode"
     PATH = "path"
+    NAME = "name"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,7 +136,10 @@ class SyncOptions:
     """Jellyfin hides new users from the login screen by default (``IsHidden``), so
     "hidden" says nothing about whether their watch data matters."""
     # Items
-    item_types: tuple[str, ...] = ("Movie", "Episode")
+    item_types: tuple[str, ...] = ALL_TYPES
+    """Jellyfin item types that are synced (:mod:`.kinds`)."""
+    libraries: LibraryChoice = field(default_factory=LibraryChoice)
+    """The libraries that take part."""
     match_by_id: bool = True
     """Items with the same id on two servers (same media path) are the same item."""
     provider_keys: tuple[str, ...] = ("imdb", "tmdb", "tvdb")
