@@ -47,6 +47,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="share of titles with a second (2160p) file (12.0: one title, versions)",
     )
+    serve.add_argument("--boxsets", type=int, default=0, help="collections")
+    serve.add_argument("--music-artists", type=int, default=0)
+    serve.add_argument("--albums-per-artist", type=int, default=2)
+    serve.add_argument("--tracks-per-album", type=int, default=10)
+    serve.add_argument("--guest-artists", type=int, default=0)
+    serve.add_argument("--audiobooks", type=int, default=0)
+    serve.add_argument("--books", type=int, default=0)
+    serve.add_argument("--home-videos", type=int, default=0)
+    serve.add_argument("--music-videos", type=int, default=0)
     serve.add_argument("--no-legacy-auth", action="store_true")
     serve.add_argument("--api-key", action="append", default=[])
     return parser.parse_args(argv)
@@ -58,6 +67,15 @@ def build_servers(args: argparse.Namespace) -> list[SimulatedServer]:
     versions = [v.strip() for v in args.versions.split(",") if v.strip()]
     spec = LibrarySpec.for_total(args.items, seed=args.seed)
     spec.versions = args.second_files
+    spec.boxsets = args.boxsets
+    spec.music_artists = args.music_artists
+    spec.albums_per_artist = args.albums_per_artist
+    spec.tracks_per_album = args.tracks_per_album
+    spec.guest_artists = args.guest_artists
+    spec.audiobooks = args.audiobooks
+    spec.books = args.books
+    spec.home_videos = args.home_videos
+    spec.music_videos = args.music_videos
     servers = []
     for index in range(args.servers):
         version = versions[index] if index < len(versions) else args.version
@@ -82,7 +100,7 @@ def build_servers(args: argparse.Namespace) -> list[SimulatedServer]:
 def add_history(server: SimulatedServer, *, seed: int) -> None:
     """Give every user some plays, favourites, ratings and resume points."""
     rng = random.Random(seed)
-    leaves = [i for i in server.items if not i.is_folder]
+    leaves = [i for i in server.items if not i.is_folder and not i.by_name]
     base = datetime(2024, 1, 1, tzinfo=UTC)
     for user in server.users:
         actor = server.act(user)

@@ -8,6 +8,7 @@ document of the simulated version by :mod:`tests.simulator.conformance`.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -280,6 +281,29 @@ class RouteCounter:
 
 
 @dataclass(slots=True)
+class RequestLogEntry:
+    """One served request, for tests that check what a client read or wrote."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    """Query parameters as sent (first value of each name)."""
+    status: int
+    served: set[str] = field(default_factory=set)
+    """Item ids (32-hex) the response body carried (``Items[].Id`` or ``Id``)."""
+
+
+def _served_ids(payload: Any) -> set[str]:
+    if isinstance(payload, dict):
+        items = payload.get("Items")
+        if isinstance(items, list):
+            return {i["Id"] for i in items if isinstance(i, dict) and "Id" in i}
+        if isinstance(payload.get("Id"), str) and "Type" in payload:
+            return {payload["Id"]}
+    return set()
+
+
+@dataclass(slots=True)
 class Counters:
     """Request and byte counters per route (``"GET /Items"``) and in total."""
 
@@ -513,7 +537,10 @@ class Actor:
         item = server._playback_target(server.require_item(item_id), media_source_id)
         row = server.partial_row(self._user.id, item)
         playback_progress(
-            row, position_ticks=position_ticks, runtime_ticks=item.runtime_ticks
+            row,
+            position_ticks=position_ticks,
+            runtime_ticks=item.runtime_ticks,
+            kind=item.type,
         )
         if when is not None:
             row.last_played_date = when
@@ -648,6 +675,7 @@ class SimulatedServer:
         self._instance_rows: dict[tuple[str, str], UserDataRow] = {}
         self._query_cache: dict[tuple[Any, ...], tuple[int, list[SimItem]]] = {}
         self._children: dict[str, list[SimItem]] = {}
+        self._members: dict[str, list[SimItem]] = {}
         self._alternates: dict[str, list[SimItem]] = {}
         self._reindex_children()
         self._data: dict[str, dict[str, UserDataRow]] = {
@@ -660,6 +688,8 @@ class SimulatedServer:
         self.faults = Faults(self)
         self.webhooks = Webhooks(self)
         self.counters = Counters()
+        self.request_log: deque[RequestLogEntry] = deque(maxlen=20_000)
+        """The last 20 000 requests (method, path, query, status, served ids)."""
         self.events: list[SaveEvent] = []
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._runner: web.AppRunner | None = None
@@ -778,7 +808,11 @@ class SimulatedServer:
     def restrict_library(
         self, user_name: str, library: str, *, blocked: bool = True
     ) -> None:
-        """Hide a library ("Movies" or "Shows") from a user (policy EnabledFolders)."""
+        """Hide a library from a user (policy EnabledFolders).
+
+        ``library`` is a library name: "Movies", "Shows", "Collections", "Music",
+        "Books", "Home videos" or "Music videos".
+        """
         folder = self.find_item(type="CollectionFolder", name=library)
         user = self._users[user_name]
         if blocked:
@@ -913,7 +947,10 @@ class SimulatedServer:
             "ItemType": item.type,
             "Year": item.year,
             "SeriesName": item.series_name,
-            "SeasonNumber": item.parent_index_number,
+            # ParentIndexNumber is a disc number on Audio: only episodes have one.
+            "SeasonNumber": (
+                item.parent_index_number if item.type == "Episode" else None
+            ),
             "EpisodeNumber": item.index_number if item.type == "Episode" else None,
             "Likes": bool(row.likes),
             "Rating": row.rating or 0,
@@ -937,15 +974,27 @@ class SimulatedServer:
     def dump_user_data(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Return all non-default user data keyed by user name and identity key.
 
-        Folders are skipped (their values are derived from children).
+        Folders (Series, Season, BoxSet, MusicAlbum, MusicArtist; by-name artists
+        too) report only what is stored on their own row, ``IsFavorite`` and
+        ``Rating``, and only when one is set: their played state is derived from
+        their children or not supported. Libraries are skipped.
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for user in self._users.values():
             per_user: dict[str, dict[str, Any]] = {}
             for item in self._items:
-                if item.is_folder:
-                    continue
                 stored = self._data[user.id].get(self._data_key(item))
+                if item.type == "CollectionFolder":
+                    continue
+                if item.is_folder or item.by_name:
+                    if stored is not None and (
+                        stored.is_favorite or stored.rating is not None
+                    ):
+                        per_user[item.identity] = {
+                            "IsFavorite": stored.is_favorite,
+                            "Rating": stored.rating,
+                        }
+                    continue
                 if stored is None or stored.is_default():
                     continue
                 per_user[item.identity] = {
@@ -974,6 +1023,15 @@ class SimulatedServer:
                 alternates.setdefault(item.primary_id, []).append(item)
             if item.parent_id is not None and item.parent_id != item.id:
                 children.setdefault(item.parent_id, []).append(item)
+        by_id = {i.id: i for i in self._items}
+        members: dict[str, list[SimItem]] = {}
+        for item in self._items:
+            if item.type == "BoxSet":
+                # A BoxSet's children are its linked children, members of other
+                # libraries ([v10.10.7] MediaBrowser.Controller/Entities/Movies/
+                # BoxSet.cs:84-103, 130-145).
+                members[item.id] = [by_id[m] for m in item.member_ids if m in by_id]
+        self._members = members
         self._children = children
         self._alternates = alternates
 
@@ -1013,13 +1071,34 @@ class SimulatedServer:
             if other is not item:
                 self.save(user, other, follow(self.row(user.id, other)), "TogglePlayed")
 
-    def _descendant_leaves(self, item: SimItem) -> list[SimItem]:
+    def _kids(self, item: SimItem) -> list[SimItem]:
+        """Children of a folder: a BoxSet's linked members, else physical children."""
+        if item.type == "BoxSet":
+            return self._members.get(item.id, [])
+        return self._children.get(item.id, [])
+
+    def _descendant_leaves(
+        self, item: SimItem, user: SimUser | None = None
+    ) -> list[SimItem]:
+        """The leaves under a folder, as ``Folder.MarkPlayed`` and roll-ups see them.
+
+        A by-name ``MusicArtist`` has none: it is nobody's ancestor, so the
+        recursive query of ``Folder.MarkPlayed`` finds nothing ([v10.10.7]
+        MediaBrowser.Controller/Entities/Audio/MusicArtist.cs:56-67, Emby.Server.
+        Implementations/Library/LibraryManager.cs:1494-1520). A BoxSet's are its
+        members the user can see ([v10.10.7] MediaBrowser.Controller/Entities/
+        Movies/BoxSet.cs:130-145).
+        """
+        if item.by_name:
+            return []
         if not item.is_folder:
             return [item]
         out: list[SimItem] = []
-        stack = list(self._children.get(item.id, ()))
+        stack = list(self._kids(item))
         while stack:
             child = stack.pop()
+            if user is not None and not self._can_see(user, child):
+                continue
             if child.is_folder:
                 stack.extend(self._children.get(child.id, ()))
             elif child.primary_id is None:
@@ -1065,7 +1144,7 @@ class SimulatedServer:
         be re-attached when an item with the same key appears (API-NOTES §3).
         """
         item = self.require_item(item_id)
-        doomed = [item, *self._all_descendants(item)]
+        doomed = [item, *self._all_descendants(item, members=False)]
         doomed_ids = {d.id for d in doomed}
         for gone in doomed:
             if self.version_tuple[:2] >= (10, 11):
@@ -1124,9 +1203,9 @@ class SimulatedServer:
         self._query_cache.clear()
         self._reindex_children()
 
-    def _all_descendants(self, item: SimItem) -> list[SimItem]:
+    def _all_descendants(self, item: SimItem, *, members: bool = True) -> list[SimItem]:
         out: list[SimItem] = []
-        stack = list(self._children.get(item.id, ()))
+        stack = list(self._kids(item) if members else self._children.get(item.id, ()))
         while stack:
             child = stack.pop()
             out.append(child)
@@ -1164,22 +1243,83 @@ class SimulatedServer:
                 return versions.merged(item, titles, rows)
         return row
 
-    def user_data_dto(self, user_id: str, item: SimItem) -> dict[str, Any]:
-        """Return ``UserItemDataDto`` as this version serialises it over HTTP."""
+    def rollup_counts(self, user_id: str, item: SimItem) -> tuple[int, int] | None:
+        """``(played, total)`` leaves of a folder with user data from children.
+
+        None for libraries, by-name artists and leaves.
+
+        ``SupportsUserDataFromChildren`` is false for libraries (ICollectionFolder)
+        and for items by name accessed by name ([v10.10.7] MediaBrowser.Controller/
+        Entities/Folder.cs:127-165). The counted leaves are those the user can see;
+        12.0 counts every member of a box set (API-NOTES §9.4, [v12.0-rc5]
+        MediaBrowser.Controller/Entities/Folder.cs:1964-1973).
+        """
+        if not item.is_folder or item.type == "CollectionFolder":
+            return None
+        user = self._users_by_id.get(user_id)
+        if self.has_versions and item.type == "BoxSet":
+            user = None
+        leaves = self._descendant_leaves(item, user)
+        data = self._data[user_id]
+        played = 0
+        for leaf in leaves:
+            leaf_row = data.get(self._data_key(leaf))
+            if leaf_row is not None and leaf_row.played:
+                played += 1
+        return played, len(leaves)
+
+    @staticmethod
+    def supports_played_status(item: SimItem) -> bool:
+        """``SupportsPlayedStatus``: false for MusicAlbum, MusicArtist, libraries.
+
+        [v10.10.7] MediaBrowser.Controller/Entities/Audio/MusicAlbum.cs:48,
+        Audio/MusicArtist.cs:45, CollectionFolder.cs:66, Folder.cs:71 (true for
+        other folders); same in [v10.8.13], [v10.11.11], [v12.0-rc5].
+        """
+        return item.type not in {"MusicAlbum", "MusicArtist", "CollectionFolder"}
+
+    def user_data_dto(
+        self, user_id: str, item: SimItem, *, recursive_count: bool = False
+    ) -> dict[str, Any]:
+        """Return ``UserItemDataDto`` as this version serialises it over HTTP.
+
+        Folders add ``Folder.FillUserDataDtoValues`` (only where
+        ``SupportsPlayedStatus``; ``recursive_count`` = the item DTO asked for
+        ``RecursiveItemCount``, as ``fields=`` or a single-item GET does):
+
+        * 10.8-10.11: ``UnplayedItemCount``; ``PlayedPercentage`` = 100 -
+          unplayed/total*100 and ``Played`` = that >= 100 only when the item DTO has
+          ``RecursiveItemCount`` > 0, else ``Played`` = no unplayed leaf (an empty
+          folder is played); write routes pass no item DTO ([v10.8.13]
+          MediaBrowser.Controller/Entities/Folder.cs:1727-1771, [v10.10.7]
+          :1733-1777, [v10.11.11] :1798-1839).
+        * 12.0: ``PlayedPercentage`` = played/total*100 whenever total > 0,
+          ``Played`` = played >= total, true without leaves ([v12.0-rc5]
+          MediaBrowser.Controller/Entities/Folder.cs:1938-1997).
+
+        MusicAlbum and MusicArtist keep their own row's ``Played``.
+        """
         row = self.shown_row(user_id, item)
         dto: dict[str, Any] = {}
         if row.rating is not None:
             dto["Rating"] = _dotnet_double(row.rating)
-        if item.is_folder and item.type != "CollectionFolder":
-            leaves = self._descendant_leaves(item)
-            played = 0
-            for leaf in leaves:
-                leaf_row = self._data[user_id].get(self._data_key(leaf))
-                if leaf_row is not None and leaf_row.played:
-                    played += 1
-            if leaves:
-                dto["PlayedPercentage"] = _dotnet_double(100.0 * played / len(leaves))
-            dto["UnplayedItemCount"] = len(leaves) - played
+        counts = self.rollup_counts(user_id, item)
+        rollup = counts is not None and self.supports_played_status(item)
+        played_flag = row.played
+        if rollup and counts is not None:
+            played, total = counts
+            unplayed = total - played
+            if self.version_tuple[0] >= 12:
+                if total > 0:
+                    dto["PlayedPercentage"] = _dotnet_double(played / total * 100)
+                played_flag = played >= total
+            elif recursive_count and total > 0:
+                percentage = 100 - (unplayed / total) * 100
+                dto["PlayedPercentage"] = _dotnet_double(percentage)
+                played_flag = percentage >= 100
+            else:
+                played_flag = unplayed == 0
+            dto["UnplayedItemCount"] = unplayed
         dto["PlaybackPositionTicks"] = row.playback_position_ticks
         dto["PlayCount"] = row.play_count
         dto["IsFavorite"] = row.is_favorite
@@ -1187,12 +1327,7 @@ class SimulatedServer:
             dto["Likes"] = row.likes
         if row.last_played_date is not None:
             dto["LastPlayedDate"] = format_date(row.last_played_date)
-        if item.is_folder and item.type != "CollectionFolder":
-            dto["Played"] = dto["UnplayedItemCount"] == 0 and bool(
-                self._descendant_leaves(item)
-            )
-        else:
-            dto["Played"] = row.played
+        dto["Played"] = played_flag
         dto["Key"] = item.user_data_keys()[0]
         minor = self.version_tuple[:2]
         if minor == (10, 10):
@@ -1226,8 +1361,12 @@ class SimulatedServer:
         if want_all or "ParentId" in (fields or ()):
             if item.parent_id is not None and item.parent_id != item.id:
                 dto["ParentId"] = item.parent_id
-        if not item.is_folder:
+        if item.type in _VIDEO_KINDS:
             self._version_fields(dto, item, want_all, fields or set())
+        elif item.type in {"Audio", "AudioBook"} and (
+            want_all or "MediaSources" in (fields or ())
+        ):
+            dto["MediaSources"] = [_media_source(item)]
         if item.runtime_ticks is not None:
             dto["RunTimeTicks"] = item.runtime_ticks
         if item.year is not None:
@@ -1238,10 +1377,17 @@ class SimulatedServer:
             dto["IndexNumberEnd"] = item.index_number_end
         if item.parent_index_number is not None:
             dto["ParentIndexNumber"] = item.parent_index_number
-        dto["IsFolder"] = item.is_folder
+        if item.is_folder:
+            dto["IsFolder"] = True
+        elif item.type in _MEDIA_SOURCE_KINDS:
+            # Only IHasMediaSources items say false; a Book or a by-name artist
+            # has no IsFolder at all ([v10.10.7] Emby.Server.Implementations/Dto/
+            # DtoService.cs:793-800, [v12.0-rc5] :1072-1079).
+            dto["IsFolder"] = False
         dto["Type"] = item.type
         if item.type == "CollectionFolder":
-            dto["CollectionType"] = "movies" if item.name == "Movies" else "tvshows"
+            dto["CollectionType"] = item.collection_type
+        self._music_fields(dto, item)
         if item.series_name is not None:
             dto["SeriesName"] = item.series_name
         if item.series_id is not None:
@@ -1251,18 +1397,56 @@ class SimulatedServer:
         if item.season_name is not None:
             dto["SeasonName"] = item.season_name
         if user_id is not None and enable_user_data:
-            dto["UserData"] = self.user_data_dto(user_id, item)
-        if not item.is_folder:
+            recursive_count = want_all or "RecursiveItemCount" in (fields or ())
+            dto["UserData"] = self.user_data_dto(
+                user_id, item, recursive_count=recursive_count
+            )
+            counts = self.rollup_counts(user_id, item)
+            if recursive_count and counts is not None:
+                # Set by FillUserDataDtoValues for every folder with user data
+                # from children, MusicAlbum included ([v10.11.11] MediaBrowser.
+                # Controller/Entities/Folder.cs:1805-1808, [v12.0-rc5] :1976-1979).
+                dto["RecursiveItemCount"] = counts[1]
+        if item.type in _VIDEO_KINDS:
             dto["VideoType"] = "VideoFile"
         dto["LocationType"] = "FileSystem"
+        media_type = item.media_type
         if modern:
-            dto["MediaType"] = "Unknown" if item.is_folder else "Video"
-        elif not item.is_folder:
-            dto["MediaType"] = "Video"
+            dto["MediaType"] = media_type
+        elif media_type != "Unknown":
+            # 10.8: MediaType is a string, null for folders (omitted).
+            dto["MediaType"] = media_type
         if enable_images:
             dto["ImageTags"] = {}
             dto["BackdropImageTags"] = []
         return dto
+
+    @staticmethod
+    def _music_fields(dto: dict[str, Any], item: SimItem) -> None:
+        """Album and artist fields, sent without ``fields=`` on every version.
+
+        ``Audio`` (and ``AudioBook``, an Audio): ``Album``, ``AlbumId`` (its album
+        folder); ``IHasArtist`` (Audio, MusicAlbum, MusicVideo): ``Artists`` and
+        ``ArtistItems`` (name + id of the artist item of each name);
+        ``IHasAlbumArtist`` (Audio, MusicAlbum): ``AlbumArtist`` (first one, omitted
+        when none) and ``AlbumArtists``; MusicVideo: ``Album`` when tagged
+        ([v10.10.7] Emby.Server.Implementations/Dto/DtoService.cs:463-481,
+        916-1033; [v10.8.13] :900-1020; [v10.11.11] :1011-1110; [v12.0-rc5]
+        :1197-1305).
+        """
+        kind = item.type
+        if kind in {"Audio", "AudioBook"}:
+            if item.album:
+                dto["Album"] = item.album
+            if item.album_id is not None:
+                dto["AlbumId"] = item.album_id
+        if kind in {"Audio", "AudioBook", "MusicAlbum", "MusicVideo"}:
+            dto["Artists"] = [name for name, _ in item.artists]
+            dto["ArtistItems"] = [{"Name": n, "Id": i} for n, i in item.artists]
+        if kind in {"Audio", "AudioBook", "MusicAlbum"}:
+            if item.album_artists:
+                dto["AlbumArtist"] = item.album_artists[0][0]
+            dto["AlbumArtists"] = [{"Name": n, "Id": i} for n, i in item.album_artists]
 
     def _version_fields(
         self, dto: dict[str, Any], item: SimItem, want_all: bool, fields: set[str]
@@ -1278,19 +1462,7 @@ class SimulatedServer:
             dto["MediaSourceCount"] = len(titles)
         if want_all or "MediaSources" in fields:
             ordered = [item, *(t for t in titles if t is not item)]
-            dto["MediaSources"] = [
-                {
-                    "Protocol": "File",
-                    "Id": version.id,
-                    "Path": version.path,
-                    "Type": "Default",
-                    "Container": "mkv",
-                    "Name": version.path.rsplit("/", 1)[-1].removesuffix(".mkv"),
-                    "IsRemote": False,
-                    "RunTimeTicks": version.runtime_ticks,
-                }
-                for version in ordered
-            ]
+            dto["MediaSources"] = [_media_source(version) for version in ordered]
 
     # ---------------------------------------------------------------- writes
 
@@ -1406,6 +1578,7 @@ class SimulatedServer:
         add("POST", "/Sessions/Playing/Progress", self._h_playing)
         add("POST", "/Sessions/Playing/Stopped", self._h_playing)
         add("GET", "/Users/{userId}", self._h_user)
+        add("GET", "/Library/VirtualFolders", self._h_virtual_folders)
 
     def _route_info(self, request: web.Request) -> RouteInfo | None:
         resource = request.match_info.route.resource
@@ -1432,6 +1605,16 @@ class SimulatedServer:
             raw = response.body
             out = len(raw) if isinstance(raw, bytes | bytearray) else out
         self.counters.add(f"{request.method} {route}", len(body), out)
+        payload = response.get(conformance.PAYLOAD_KEY)
+        self.request_log.append(
+            RequestLogEntry(
+                method=request.method,
+                path=request.path,
+                query={k: request.query[k] for k in request.query},
+                status=response.status,
+                served=_served_ids(payload),
+            )
+        )
         return response
 
     @web.middleware
@@ -1752,6 +1935,51 @@ class SimulatedServer:
         dtos = [self.item_dto(v, user_id=user.id, fields=set()) for v in views]
         return _json({"Items": dtos, "TotalRecordCount": len(dtos), "StartIndex": 0})
 
+    async def _h_virtual_folders(self, request: web.Request) -> web.Response:
+        """``GET /Library/VirtualFolders``: every library, administrators only.
+
+        ``FirstTimeSetupOrElevated``: an API key or an administrator; another user
+        gets 403 ([v10.8.13] Jellyfin.Api/Controllers/LibraryStructureController.cs:
+        28-29, [v12.0-rc5] :29-30). ``Name``, ``Locations`` (sorted), the
+        ``CollectionType`` (``CollectionTypeOptions``: PascalCase on 10.8,
+        lower-case from 10.9), ``ItemId`` = the library folder id in "N" format
+        ([v10.10.7] Emby.Server.Implementations/Library/LibraryManager.cs:
+        1162-1200; [v10.8.13] MediaBrowser.Model/Entities/CollectionTypeOptions.cs:
+        7-14). ``LibraryOptions`` is not modelled (omitted).
+        """
+        caller = self._authorized(request)
+        if not caller.is_admin:
+            raise ApiError(403, "Forbidden")
+        pascal = {
+            "movies": "Movies",
+            "tvshows": "TvShows",
+            "music": "Music",
+            "musicvideos": "MusicVideos",
+            "homevideos": "HomeVideos",
+            "boxsets": "BoxSets",
+            "books": "Books",
+        }
+        old = self.version_tuple[:2] < (10, 9)
+        folders = sorted(
+            (i for i in self._items if i.type == "CollectionFolder"),
+            key=lambda i: i.name,
+        )
+        payload = [
+            {
+                "Name": folder.name,
+                "Locations": sorted(folder.locations),
+                "CollectionType": (
+                    pascal.get(folder.collection_type or "")
+                    if old
+                    else folder.collection_type
+                ),
+                "ItemId": folder.id,
+                "RefreshStatus": "Idle",
+            }
+            for folder in folders
+        ]
+        return _json(payload)
+
     async def _h_item(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
         user = self._target_user(request, caller)
@@ -1904,7 +2132,10 @@ class SimulatedServer:
             if position is not None:
                 row = self.partial_row(user.id, item)
                 playback_progress(
-                    row, position_ticks=int(position), runtime_ticks=item.runtime_ticks
+                    row,
+                    position_ticks=int(position),
+                    runtime_ticks=item.runtime_ticks,
+                    kind=item.type,
                 )
                 self.save(user, item, row, "PlaybackProgress")
         else:
@@ -1914,7 +2145,10 @@ class SimulatedServer:
                 row.played = True
             else:
                 playback_progress(
-                    row, position_ticks=int(position), runtime_ticks=item.runtime_ticks
+                    row,
+                    position_ticks=int(position),
+                    runtime_ticks=item.runtime_ticks,
+                    kind=item.type,
                 )
             self.save(user, item, row, "PlaybackFinished")
         return web.Response(status=204)
@@ -2007,6 +2241,33 @@ class SimulatedServer:
         include = set(enum_list("includeitemtypes", _ITEM_KINDS))
         exclude = set(enum_list("excludeitemtypes", _ITEM_KINDS))
         fields = set(enum_list("fields", _ITEM_FIELDS))
+        linked_under: str | None = None
+        parent_item = self._by_id.get(parent_id) if parent_id else None
+        if include == {"BoxSet"} and parent_id is not None:
+            # 10.8-10.11: includeItemTypes=BoxSet alone drops parentId ([v10.10.7]
+            # Jellyfin.Api/Controllers/ItemsController.cs:272-276). 12.0 drops it
+            # too but keeps the box sets with a member under a parent that is not
+            # a BoxSet or a boxsets library ([v12.0-rc5] ItemsController.cs:
+            # 289-308).
+            if (
+                self.version_tuple[0] >= 12
+                and parent_item is not None
+                and parent_item.type != "BoxSet"
+                and parent_item.collection_type != "boxsets"
+            ):
+                linked_under = parent_id
+            if parent_item is None or parent_item.type != "BoxSet":
+                parent_id = None
+        if (
+            self.version_tuple[0] >= 12
+            and last("recursive") in (None, "")
+            and parent_item is not None
+            and parent_item.type == "CollectionFolder"
+            and include
+        ):
+            # 12.0: includeItemTypes on a library defaults to recursive
+            # ([v12.0-rc5] Jellyfin.Api/Controllers/ItemsController.cs:335-340).
+            recursive = True
         filters = self._apply_filters(enum_list("filters", _ITEM_FILTERS))
         sort_by = enum_list("sortby", _SORT_FIELDS)
         sort_order = enum_list("sortorder", ("Ascending", "Descending"))
@@ -2046,6 +2307,7 @@ class SimulatedServer:
             search,
             saved_since,
             saved_since_for_user,
+            linked_under,
         )
         cached = self._query_cache.get(cache_key)
         if cached is not None and cached[0] == self._generation and not self._vanished:
@@ -2067,6 +2329,7 @@ class SimulatedServer:
                 user_filters=user_filters,
                 saved_since=saved_since,
                 saved_since_for_user=saved_since_for_user,
+                linked_under=linked_under,
             )
             if len(self._query_cache) > 16:
                 self._query_cache.clear()
@@ -2109,6 +2372,7 @@ class SimulatedServer:
         user_filters: bool,
         saved_since: datetime | None = None,
         saved_since_for_user: datetime | None = None,
+        linked_under: str | None = None,
     ) -> list[SimItem]:
         """Filter and order items for ``/Items`` (the SQL part of GetItems)."""
         if saved_since is not None and self.version_tuple[:2] == (10, 8):
@@ -2126,19 +2390,53 @@ class SimulatedServer:
             parent = self._by_id.get(parent_id)
             if parent is None:
                 candidates = []
-            elif recursive:
+            elif recursive and parent.type == "CollectionFolder":
+                # TopParentIds = the library: by-name artists (no library) never
+                # match ([v10.10.7] Emby.Server.Implementations/Library/
+                # LibraryManager.cs:1467-1520), except on 12.0 (below).
                 candidates = [
                     i
                     for i in self._items
-                    if parent_id in {i.library_id, i.series_id, i.season_id}
-                    and i.id != parent_id
+                    if (i.library_id == parent_id and i.id != parent_id)
+                    or (i.by_name and self._by_name_exempt(include, user))
                 ]
+            elif recursive:
+                # AncestorIds = the folder: its descendants; a BoxSet's linked
+                # members through post-filtering ([v10.10.7] MediaBrowser.
+                # Controller/Entities/Folder.cs:712-746, 805-815).
+                below = {i.id for i in self._all_descendants(parent)}
+                candidates = [i for i in self._items if i.id in below]
             else:
-                candidates = self._children.get(parent_id, [])
+                candidates = self._kids(parent)
         elif recursive:
-            candidates = [i for i in self._items if i.type != "CollectionFolder"]
+            # With a user, AddUserToQuery restricts to the user's views
+            # (TopParentIds), so items outside every library (by-name artists)
+            # are not listed; without a user nothing restricts them ([v10.10.7]
+            # Emby.Server.Implementations/Library/LibraryManager.cs:1522-1547,
+            # [v10.8.13] :1513, [v10.11.11] :1701, [v12.0-rc5] :2012).
+            candidates = [
+                i
+                for i in self._items
+                if i.type != "CollectionFolder"
+                and (
+                    user is None or not i.by_name or self._by_name_exempt(include, user)
+                )
+            ]
         else:
             candidates = [i for i in self._items if i.type == "CollectionFolder"]
+        if linked_under is not None:
+            under_ids = {linked_under}
+            under = self._by_id.get(linked_under)
+            if under is not None:
+                if under.type == "CollectionFolder":
+                    under_ids |= {i.id for i in self._items if i.library_id == under.id}
+                else:
+                    under_ids |= {i.id for i in self._all_descendants(under)}
+            candidates = [
+                i
+                for i in candidates
+                if i.type == "BoxSet" and any(m in under_ids for m in i.member_ids)
+            ]
 
         uid = user.id if user is not None else None
         data = self._data[uid] if uid is not None else {}
@@ -2164,7 +2462,9 @@ class SimulatedServer:
             if not item.is_folder or item.type == "CollectionFolder":
                 return row_of(item).played
             if self.has_versions or (series_only and item.type == "Series"):
-                leaves = [row_of(leaf).played for leaf in self._descendant_leaves(item)]
+                leaves = [
+                    row_of(leaf).played for leaf in self._descendant_leaves(item, user)
+                ]
                 if self.version_tuple[:2] == (10, 11):
                     return any(leaves)
                 return all(leaves)
@@ -2182,6 +2482,8 @@ class SimulatedServer:
                 # Implementations/Library/LibraryManager.cs:1701-1726).
                 continue
             if blocked and (item.library_id or item.id) in blocked:
+                continue
+            if item.by_name and blocked and not self._by_name_visible(item, user):
                 continue
             if include and item.type not in include:
                 continue
@@ -2268,6 +2570,32 @@ class SimulatedServer:
 
         return selected
 
+    def _by_name_exempt(self, include: set[str], user: SimUser | None) -> bool:
+        """Whether by-name artists pass a library (TopParentIds) restriction.
+
+        * 10.8-10.11: only with ``IncludeItemsByName``, which ``/Items`` never
+          sets (only search does): never ([v10.10.7] Emby.Server.Implementations/
+          Data/SqliteItemRepository.cs:4095-4140, Library/SearchEngine.cs:150;
+          [v10.11.11] Jellyfin.Server.Implementations/Item/BaseItemRepository.cs:
+          2485-2499).
+        * 12.0: by-name kinds named in ``includeItemTypes`` are exempt, whatever
+          the library; a user with restrictions keeps an artist only when an item
+          they can see names it ([v12.0-rc5] Jellyfin.Server.Implementations/Item/
+          BaseItemRepository.QueryBuilding.cs:473-559, BaseItemRepository.cs:
+          49-64). Modelled with blocked libraries as the restriction (inferred).
+        """
+        return self.version_tuple[0] >= 12 and "MusicArtist" in include
+
+    def _by_name_visible(self, item: SimItem, user: SimUser | None) -> bool:
+        """12.0 access filtering of a by-name artist for a restricted user."""
+        if user is None or not user.blocked_libraries:
+            return True
+        return any(
+            item.id in {a for _, a in track.artists} and self._can_see(user, track)
+            for track in self._items
+            if track.artists
+        )
+
     def _apply_filters(self, listed: list[str]) -> set[str]:
         """``InternalItemsQuery.ApplyFilters``: pairs that contradict each other.
 
@@ -2276,7 +2604,10 @@ class SimulatedServer:
         throws ``ArgumentException("Conflicting filters")``, a 400
         ([v12.0-rc5] MediaBrowser.Controller/Entities/InternalItemsQuery.cs:531-598).
         """
-        pairs = (("IsFolder", "IsNotFolder"), ("IsPlayed", "IsUnplayed"))
+        pairs: tuple[tuple[str, str], ...] = (
+            ("IsFolder", "IsNotFolder"),
+            ("IsPlayed", "IsUnplayed"),
+        )
         pairs += (("Likes", "Dislikes"),)
         kept = set(listed)
         for first, second in pairs:
@@ -2364,7 +2695,30 @@ _ITEM_FIELDS = (
     "ParentId",
     "MediaSourceCount",
     "MediaSources",
+    "RecursiveItemCount",
 )
+#: Kinds that are ``Video`` items (VideoType, versions, media sources).
+_VIDEO_KINDS = frozenset({"Movie", "Episode", "Video", "MusicVideo"})
+#: ``IHasMediaSources`` kinds: Video and Audio subclasses (not Book).
+_MEDIA_SOURCE_KINDS = _VIDEO_KINDS | {"Audio", "AudioBook"}
+
+
+def _media_source(item: SimItem) -> dict[str, Any]:
+    """The one ``MediaSourceInfo`` of an audio file."""
+    file_name = item.path.rsplit("/", 1)[-1]
+    stem, _, ext = file_name.rpartition(".")
+    return {
+        "Protocol": "File",
+        "Id": item.id,
+        "Path": item.path,
+        "Type": "Default",
+        "Container": ext,
+        "Name": stem,
+        "IsRemote": False,
+        "RunTimeTicks": item.runtime_ticks,
+    }
+
+
 _ITEM_FILTERS = [
     "IsFolder",
     "IsNotFolder",
@@ -2478,6 +2832,7 @@ __all__ = [
     "ApiError",
     "Counters",
     "Faults",
+    "RequestLogEntry",
     "SimUser",
     "SimulatedServer",
     "SimulatorCluster",

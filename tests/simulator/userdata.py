@@ -17,6 +17,9 @@ MIN_LIKE_VALUE = 6.5
 MIN_RESUME_PCT = 5.0
 MAX_RESUME_PCT = 90.0
 MIN_RESUME_DURATION_SECONDS = 300
+#: ``MinAudiobookResume`` / ``MaxAudiobookResume`` (minutes), ServerConfiguration.
+MIN_AUDIOBOOK_RESUME_MINUTES = 5
+MAX_AUDIOBOOK_RESUME_MINUTES = 5
 TICKS_PER_SECOND = 10_000_000
 
 
@@ -126,31 +129,67 @@ def playback_start(row: UserDataRow, *, now: datetime, resumable: bool) -> None:
 
 
 def playback_progress(
-    row: UserDataRow, *, position_ticks: int, runtime_ticks: int | None
+    row: UserDataRow,
+    *,
+    position_ticks: int | None,
+    runtime_ticks: int | None,
+    kind: str = "Movie",
 ) -> bool:
-    """Apply ``UpdatePlayState`` for a reported position; return played-to-completion.
+    """Apply ``UserDataManager.UpdatePlayState``; return played-to-completion.
 
-    Below 5 % the position becomes 0; above 90 % (or at/after the runtime, or for
-    runtimes under 300 s) the item counts as played and the position becomes 0.
+    ``position_ticks=None`` (a stop report without a position) counts as the
+    runtime. Per kind ([v10.10.7] Emby.Server.Implementations/Library/
+    UserDataManager.cs:212-286; [v10.8.13] :216-290, [v10.9.11] :254-328,
+    [v10.11.11] :296-370, [v12.0-rc5] :439-513, same rules):
+
+    * every kind but AudioBook and Book: below 5 % the position becomes 0; above
+      90 % (or at/after the runtime) played and 0; otherwise, for runtimes under
+      300 s, played and 0 (MinResumePct, MaxResumePct, MinResumeDurationSeconds);
+    * AudioBook: in minutes: before 5 min the position becomes 0; less than 5 min
+      left (or at/after the runtime): played and 0 (MinAudiobookResume,
+      MaxAudiobookResume = 5, [v10.10.7] MediaBrowser.Model/Configuration/
+      ServerConfiguration.cs:151-157); no minimum duration;
+    * Book: no rule for a position; without a runtime (books have none) the item
+      is played and the position 0, whatever was reported;
+    * any kind without a runtime: played, position 0;
+    * ``SupportsPositionTicksResume`` false (``Audio``: BaseItem's default,
+      [v10.10.7] MediaBrowser.Controller/Entities/BaseItem.cs, Audio/Audio.cs
+      does not override it): the position is always stored as 0.
+
     ``LastPlayedDate`` is not touched, so an item can end up played without a date.
     """
+    runtime = runtime_ticks or 0
+    position = position_ticks if position_ticks is not None else runtime
+    has_runtime = runtime > 0
     completed = False
-    if runtime_ticks and runtime_ticks > 0:
-        if runtime_ticks < MIN_RESUME_DURATION_SECONDS * TICKS_PER_SECOND:
+    if position > 0 and has_runtime and kind not in {"AudioBook", "Book"}:
+        pct = 100.0 * position / runtime
+        if pct < MIN_RESUME_PCT:
+            position = 0
+        elif (
+            pct > MAX_RESUME_PCT
+            or position >= runtime
+            # Enforce MinResumeDuration: short items count as played.
+            or runtime < MIN_RESUME_DURATION_SECONDS * TICKS_PER_SECOND
+        ):
+            position = 0
             completed = True
-        else:
-            pct = 100.0 * position_ticks / runtime_ticks
-            if pct < MIN_RESUME_PCT:
-                position_ticks = 0
-            elif pct > MAX_RESUME_PCT or position_ticks >= runtime_ticks:
-                completed = True
-    else:
+    elif position > 0 and has_runtime and kind == "AudioBook":
+        minutes_in = position / TICKS_PER_SECOND / 60
+        minutes_left = (runtime - position) / TICKS_PER_SECOND / 60
+        if minutes_in < MIN_AUDIOBOOK_RESUME_MINUTES:
+            position = 0
+        elif minutes_left < MAX_AUDIOBOOK_RESUME_MINUTES or position >= runtime:
+            position = 0
+            completed = True
+    elif not has_runtime:
         completed = True
+        position = 0
+    if kind == "Audio":
+        position = 0
     if completed:
         row.played = True
-        row.playback_position_ticks = 0
-    else:
-        row.playback_position_ticks = position_ticks
+    row.playback_position_ticks = position
     return completed
 
 
