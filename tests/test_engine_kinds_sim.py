@@ -243,3 +243,42 @@ async def test_an_item_in_only_one_servers_included_library_is_left_alone(
 
     assert report.unmatched[home.server_id] >= 1
     assert report.writes_done == 0
+
+
+@pytest.mark.parametrize("version", ["10.11.11", "12.0.0"])
+async def test_an_artist_without_a_folder_syncs_where_jellyfin_lists_it(
+    version: str, jellyfin_server_factory: Any
+) -> None:
+    """An artist without a folder is listed to users on 12.0 only.
+
+    10.8-10.11 list such an artist to no user query ([v10.10.7]
+    Emby.Server.Implementations/Library/LibraryManager.cs:1522-1547); 12.0 lists it
+    whenever ``MusicArtist`` is asked for ([v12.0-rc5] Jellyfin.Server.
+    Implementations/Item/BaseItemRepository.QueryBuilding.cs:473-559).
+    """
+    spec = LibrarySpec(
+        seed=3,
+        movies=1,
+        series=0,
+        music_artists=1,
+        albums_per_artist=1,
+        tracks_per_album=2,
+        guest_artists=1,
+    )
+    servers = [
+        await jellyfin_server_factory(
+            name=name, version=version, media_root=root, library=spec, users=["alice"]
+        )
+        for name, root in (("Home", "/media/home"), ("Cabin", "/srv/cabin"))
+    ]
+    async with aiohttp.ClientSession() as session:
+        pair = Pair(servers[0], servers[1], session)
+        guest = next(
+            i.identity for i in pair.home.items if i.identity.startswith("artist:g")
+        )
+        pair.home.act("alice").favorite(pair.id(pair.home, guest), True)
+
+        await pair.cycle()
+
+        synced = pair.data(pair.cabin, guest)["IsFavorite"]
+        assert synced is (version == "12.0.0")

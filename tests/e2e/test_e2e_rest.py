@@ -25,7 +25,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 ServerFactory = Callable[..., Awaitable[SimulatedServer]]
 
 LIBRARY = LibrarySpec(
-    seed=11, movies=20, series=2, seasons_per_series=1, episodes_per_season=4
+    seed=11,
+    movies=20,
+    series=2,
+    seasons_per_series=1,
+    episodes_per_season=4,
+    music_artists=1,
+    albums_per_artist=1,
+    tracks_per_album=2,
 )
 DOMAIN = "jellyfin_sync"
 STATUS = "sensor.home_cabin_status"
@@ -161,14 +168,19 @@ async def test_sync_group_over_http(
         assert states[CABIN_ONLINE]["state"] == "on"
 
         # A user watches, pauses and favourites on Home; the action syncs it.
+        # Music too: a played track and a favourite album.
         alice = home.act("alice")
         alice.mark_played(home_movies[2].id)
         alice.progress(home_movies[3].id, TEN_MINUTES)
         home.act("bob").favorite(home_movies[4].id)
+        track = next(i for i in home.items if i.type == "Audio")
+        album = next(i for i in home.items if i.type == "MusicAlbum")
+        alice.watch(track.id)
+        alice.favorite(album.id)
         result = await run_sync(ha, entry_id)
         summary = result["summary"]
         assert summary["outcome"] == "ok", result
-        assert summary["applied"] == summary["planned"] == 3
+        assert summary["applied"] == summary["planned"] == 5
         assert summary["failed"] == 0
         cabin_data = cabin.dump_user_data()
         assert cabin_data == home.dump_user_data()
@@ -176,10 +188,12 @@ async def test_sync_group_over_http(
         paused = cabin.user_data("alice", cabin_item[home_movies[3].identity])
         assert paused["PlaybackPositionTicks"] == TEN_MINUTES
         assert cabin_data["bob"][home_movies[4].identity]["IsFavorite"] is True
+        assert cabin_data["alice"][track.identity]["PlayCount"] == 1
+        assert cabin_data["alice"][album.identity]["IsFavorite"] is True
 
         states = await ha.states()
         assert states[STATUS]["state"] == "ok"
-        assert states[APPLIED]["state"] == "3"
+        assert states[APPLIED]["state"] == "5"
         assert states[HELD]["state"] == "0"
         # Timestamp sensors publish whole seconds.
         finished = datetime.fromisoformat(summary["finished_at"])
