@@ -239,10 +239,6 @@ class SyncEngine:
         """Called (and awaited) before a cycle writes, with ``baseline.applying``
         set: the caller stores the baseline so a stop mid-apply can be recovered."""
 
-    @property
-    def _trusted(self) -> tuple[str, ...]:
-        return trusted_providers(self.options)
-
     # ------------------------------------------------------------------ cycle
 
     async def run_cycle(
@@ -575,7 +571,8 @@ class SyncEngine:
         when the server has media roots to match it by.
         """
         keep_path = bool(self.options.server(server_id).media_roots)
-        return index_entry(item, self._trusted, with_path=keep_path)
+        trusted = trusted_providers(item.type, self.options)
+        return index_entry(item, trusted, with_path=keep_path)
 
     def _learn(self, server: _Server, item: Item) -> None:
         """Add or update an index entry from an item read with identity fields."""

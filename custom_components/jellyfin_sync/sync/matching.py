@@ -99,11 +99,16 @@ _MUSIC_GROUPS: tuple[str, ...] = tuple(
 NAMED_TYPES = frozenset({"Series", "BoxSet", "MusicArtist", "MusicAlbum", "Audio"})
 
 
-def trusted_providers(options: SyncOptions) -> tuple[str, ...]:
-    """Every provider name some type is matched by (the index keeps only these)."""
-    return tuple(
-        dict.fromkeys((*options.provider_keys, *BOOK_PROVIDERS, *_MUSIC_GROUPS))
-    )
+def trusted_providers(kind: str, options: SyncOptions) -> tuple[str, ...]:
+    """The provider names an item of this type is matched by.
+
+    The index keeps only these: a track's album and artist ids would take about
+    150 bytes each.
+
+    >>> trusted_providers("Audio", SyncOptions())
+    ('musicbrainztrack', 'musicbrainzrecording')
+    """
+    return _provider_groups(kind, options)
 
 
 def _provider_groups(kind: str, options: SyncOptions) -> tuple[str, ...]:
