@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import random
 import sys
@@ -156,11 +157,19 @@ class Host:
             pool = rng.sample(self.identities, k=len(self.identities))
             cap = max(1, len(pool) // 25)
             picks: dict[str, list[str]] = {}
-            start = 0
+            used: set[str] = set()
             for kind, wanted in HISTORY.items():
                 count = min(wanted, cap * (10 if kind == "played" else 1))
-                picks[kind] = pool[start : start + count]
-                start += count
+                # Jellyfin keeps no resume position for a track (playback of audio
+                # never stores one), so only videos and books are left part-way.
+                allowed = (
+                    i
+                    for i in pool
+                    if i not in used
+                    and (kind != "resumable" or first.item_by_key(i).type != "Audio")
+                )
+                picks[kind] = list(itertools.islice(allowed, count))
+                used.update(picks[kind])
             for kind, identities in picks.items():
                 for identity in identities:
                     runtime = first.item_by_key(identity).runtime_ticks or 10**10
@@ -204,7 +213,7 @@ class Host:
                 value: Any = None
                 if kind == "watch" and not data["Played"]:
                     actor.watch(item.id)
-                elif kind == "progress" and not data["Played"]:
+                elif kind == "progress" and not data["Played"] and item.type != "Audio":
                     runtime = item.runtime_ticks or 10**10
                     value = runtime * rng.randrange(20, 70) // 100
                     actor.progress(item.id, value)

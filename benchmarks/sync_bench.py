@@ -64,6 +64,7 @@ from custom_components.jellyfin_sync.sync import (
     SyncOptions,
     SyncReport,
 )
+from custom_components.jellyfin_sync.sync.kinds import ALL_TYPES, LIBRARY_ONLY_TYPES
 
 REPO = Path(__file__).resolve().parents[1]
 USERS = ("alice", "bob", "carol")
@@ -321,6 +322,11 @@ class SimHost:
 # ------------------------------------------------------------------ naive
 
 
+#: What the naive reference lists: every synced type a server-wide listing reads
+#: (home videos are read per library).
+NAIVE_TYPES = tuple(t for t in ALL_TYPES if t not in LIBRARY_ONLY_TYPES)
+
+
 async def naive_cycle(
     clients: Mapping[str, JellyfinClient],
     servers: Sequence[Mapping[str, Any]],
@@ -338,7 +344,9 @@ async def naive_cycle(
         root = server["media_root"]
         for user in users:
             table: dict[str, UserData] = {}
-            async for page in client.iter_items(server["users"][user]):
+            async for page in client.iter_items(
+                server["users"][user], item_types=NAIVE_TYPES
+            ):
                 for item in page:
                     if item.path and item.user_data is not None:
                         table[item.path.removeprefix(root)] = item.user_data
