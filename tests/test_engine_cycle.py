@@ -399,43 +399,81 @@ def test_guard_share_limit() -> None:
     assert not guard.exceeded(0, 0)
 
 
-async def test_undo_restores_overwritten_values_and_is_idempotent() -> None:
+async def test_undo_restores_every_server_and_is_idempotent() -> None:
     a, b = two_servers_same_ids()
     m0, m1, _ = movie_ids(a)
     for item in (m0, m1):
         b.play("Alice", item)
     sync = engine(a, b)
     await sync.run_cycle(now=a.clock.tick())
+    before = {item: (a.get("Alice", item), b.get("Alice", item)) for item in (m0, m1)}
     a.mark_unplayed("Alice", m0)
     a.mark_unplayed("Alice", m1)
     await sync.run_cycle(now=a.clock.tick())
     assert not b.get("Alice", m0).played
-    b.favorite("Alice", m1)  # a newer change on b after the cycle
+    b.favorite("Alice", m1)  # newer changes on b after the cycle
     b.partial("Alice", m1, 77)
+    changed_m1 = b.get("Alice", m1)
 
     dry = await sync.undo(now=a.clock.tick(), dry_run=True)
-    assert dry.writes_planned == 1
-    assert dry.errors == [
-        f"{b.server_id}: movie:imdb:tt0000001 changed since; not undone"
-    ]
+    # m0 on both servers, m1 on a (where the un-watch started); b's m1 is kept.
+    assert dry.writes_planned == 3
+    assert dry.errors == []
+    assert dry.server(b.server_id).kept == 1
     assert not b.get("Alice", m0).played
     cycle = sync.undoable[-1]
 
     report = await sync.undo(now=a.clock.tick(), cycle_id=cycle)
 
-    assert report.writes_done == 1
-    assert b.get("Alice", m0).played
-    assert b.get("Alice", m1).playback_position_ticks == 77  # not clobbered
+    assert report.ok, report.errors
+    assert report.writes_done == 3
+    assert report.server(a.server_id).restored == 2
+    assert report.server(b.server_id).restored == 1
+    assert report.server(b.server_id).kept == 1
+    assert (a.get("Alice", m0), b.get("Alice", m0)) == before[m0]
+    assert a.get("Alice", m1) == before[m1][0]
+    assert b.get("Alice", m1) == changed_m1  # not clobbered
     assert cycle not in sync.undoable
     again = await sync.undo(now=a.clock.tick(), cycle_id=cycle)
     assert again.writes_planned == 0
-    # The next cycle returns the server the change came from as well.
+    # The next cycle re-applies nothing that was undone; b's newer change of m1
+    # reaches a, whole.
     await sync.run_cycle(now=a.clock.tick())
-    assert a.get("Alice", m0).played
-    assert a.get("Alice", m0) == b.get("Alice", m0)
+    assert (a.get("Alice", m0), b.get("Alice", m0)) == before[m0]
+    assert a.get("Alice", m1) == b.get("Alice", m1) == changed_m1
+    assert (await sync.run_cycle(now=a.clock.tick())).writes_planned == 0
 
 
-async def test_undo_keeps_writes_that_failed() -> None:
+async def test_undo_of_an_approved_held_change_converges() -> None:
+    """The issue's sequence: mass un-watch held, approved, undone; nothing returns."""
+    a, b = two_servers_same_ids(movies=8)
+    movies = movie_ids(a)
+    for item in movies:
+        b.play("Alice", item)
+    sync = engine(a, b, guard=GuardLimits(max_resets=3))
+    await sync.run_cycle(now=a.clock.tick())
+    before = {item: b.get("Alice", item) for item in movies}
+    assert all(a.get("Alice", item) == before[item] for item in movies)
+    for item in movies:
+        a.mark_unplayed("Alice", item)
+    held = await sync.run_cycle(now=a.clock.tick())
+    assert held.held == len(movies)
+    approved = await sync.run_cycle(now=a.clock.tick(), approve_held=True)
+    assert approved.writes_done == len(movies)
+    assert not any(b.get("Alice", item).played for item in movies)
+
+    undo = await sync.undo(now=a.clock.tick())
+
+    assert undo.ok, undo.errors
+    for item in movies:
+        assert a.get("Alice", item) == b.get("Alice", item) == before[item]
+    again = await sync.run_cycle(now=a.clock.tick())
+    assert again.held == again.writes_planned == 0
+    for item in movies:
+        assert a.get("Alice", item) == b.get("Alice", item) == before[item]
+
+
+async def test_undo_with_a_write_that_fails_finishes_in_the_next_cycle() -> None:
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     sync = engine(a, b)
@@ -445,15 +483,15 @@ async def test_undo_keeps_writes_that_failed() -> None:
     b.fail_writes = True
     failed = await sync.undo(now=a.clock.tick())
     assert failed.writes_failed == 1
-    assert len(sync.undoable) == 1  # still there to retry
-    b.fail_reads = True
-    unreadable = await sync.undo(now=a.clock.tick())
-    assert unreadable.writes_planned == 0
-    b.fail_reads = b.fail_writes = False
-    done = await sync.undo(now=a.clock.tick())
-    assert done.writes_done == 1
+    assert failed.server(b.server_id).waiting == 1
+    assert failed.server(a.server_id).restored == 1
+    assert not a.get("Alice", m0).is_favorite
+    assert b.get("Alice", m0).is_favorite
+    assert sync.undoable == []  # what is left is in the stored state, not lost
+    b.fail_writes = False
+    await sync.run_cycle(now=a.clock.tick())
     assert not b.get("Alice", m0).is_favorite
-    assert sync.undoable == []
+    assert not a.get("Alice", m0).is_favorite
 
 
 async def test_undo_without_history_or_of_a_vanished_item() -> None:
@@ -482,6 +520,7 @@ async def test_undo_of_a_first_sync_recreates_the_baseline_entry() -> None:
     await sync.undo(now=a.clock.tick())
 
     assert b.get("Alice", m0).is_favorite
+    assert a.get("Alice", m0).is_favorite
     assert sync.baseline.users["alice"].items["movie:imdb:tt0000000"].agreed.is_favorite
 
 

@@ -49,11 +49,13 @@ async def test_undo_after_a_restart() -> None:
     restarted = engine(a, b, baseline=Baseline.from_dict(stored))
     report = await restarted.undo(now=a.clock.tick())
 
-    assert report.writes_done == 1
+    # Both servers: the copy on b and the favourite on a, where it started.
+    assert report.writes_done == 2
     assert not b.get("Alice", m0).is_favorite
+    assert not a.get("Alice", m0).is_favorite
 
 
-async def test_undo_with_an_unreadable_server_keeps_the_cycle() -> None:
+async def test_undo_with_an_unreadable_server_finishes_when_it_answers() -> None:
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     sync = engine(a, b)
@@ -61,9 +63,15 @@ async def test_undo_with_an_unreadable_server_keeps_the_cycle() -> None:
     await sync.run_cycle(now=a.clock.tick())
     b.fail_user_reads = True
     report = await sync.undo(now=a.clock.tick())
-    assert report.writes_planned == 0
+    assert report.writes_planned == 1  # a, where the favourite started
+    assert report.server(b.server_id).waiting == 1
     assert report.errors[0].startswith(f"{b.server_id}: reading for undo")
-    assert len(sync.undoable) == 1
+    assert sync.undoable == []
+    assert not a.get("Alice", m0).is_favorite
+    b.fail_user_reads = False
+    await sync.run_cycle(now=a.clock.tick())
+    assert not b.get("Alice", m0).is_favorite
+    assert not a.get("Alice", m0).is_favorite
 
 
 async def test_write_that_did_not_take_has_nothing_to_undo() -> None:

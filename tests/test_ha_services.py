@@ -12,6 +12,9 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.jellyfin_sync.const import DOMAIN, EVENT_COMPLETED
+from custom_components.jellyfin_sync.diagnostics import (
+    async_get_config_entry_diagnostics,
+)
 from tests import ha_common
 from tests.ha_common import make_entry, matchable_movies, setup_entry
 from tests.simulator import SimulatedServer
@@ -206,28 +209,56 @@ async def test_undo(
     )
     assert preview["undo"] is True
     assert preview["dry_run"] is True
-    assert preview["writes_planned"] == 1
+    # Cabin, written by the sync, and Home, where the favourite started.
+    assert preview["writes_planned"] == 2
+    assert preview["by_server"] == {
+        "Cabin": {"restored": 1, "kept": 0, "waiting": 0},
+        "Home": {"restored": 1, "kept": 0, "waiting": 0},
+    }
     assert cabin.dump_user_data()["alice"][movie.identity]["IsFavorite"] is True
 
+    events = async_capture_events(hass, EVENT_COMPLETED)
     result = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
-    assert result["writes_done"] == 1
+    assert result["writes_done"] == 2
+    assert result["restored"] == 2
     assert movie.identity not in cabin.dump_user_data()["alice"]
+    assert movie.identity not in home.dump_user_data()["alice"]
+    assert [e.data["undo"] for e in events] == [True]
+    assert events[0].data["by_server"] == result["by_server"]
+    assert events[0].data["config_entry_id"] == entry.entry_id
+    # The next cycle brings nothing back.
+    after = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert after["groups"][entry.entry_id]["summary"]["planned"] == 0
+    # Diagnostics keep the undo: its cycle id and counts, no item data.
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    (logged,) = diagnostics["undo_history"]
+    assert logged["cycle_id"] == result["cycle"]
+    assert logged["restored"] == 2
+    assert logged["by_server"] == result["by_server"]
+    assert movie.identity not in str(logged)
+    assert movie.id not in str(logged)
 
 
-async def test_undo_fails_when_a_server_is_down(
+async def test_undo_with_a_server_down_finishes_when_it_returns(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:
     home, cabin = group
     entry = make_entry(hass, [home, cabin])
     await setup_entry(hass, entry)
-    home.act("alice").favorite(matchable_movies(home)[0].id)
+    movie = matchable_movies(home)[0]
+    home.act("alice").favorite(movie.id)
     await _call(hass, "run", {"config_entry_id": entry.entry_id})
     cabin.faults.down()
-    with pytest.raises(HomeAssistantError) as err:
-        await _call(hass, "undo", {"config_entry_id": entry.entry_id})
-    assert err.value.translation_key == "undo_failed"
-    assert cabin.api_key not in str(err.value.translation_placeholders)
+    result = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert result["by_server"]["Cabin"] == {"restored": 0, "kept": 0, "waiting": 1}
+    assert result["by_server"]["Home"]["restored"] == 1
+    assert movie.identity not in home.dump_user_data()["alice"]
+    assert cabin.api_key not in str(result)
     cabin.faults.up()
+    await cabin.wait_up()
+    await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert movie.identity not in cabin.dump_user_data()["alice"]
+    assert movie.identity not in home.dump_user_data()["alice"]
 
 
 async def test_undo_bad_input(
@@ -326,7 +357,7 @@ async def test_undo_is_idempotent_and_takes_a_cycle_id(
 
     undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
     assert undone["already_undone"] is False
-    assert undone["writes_done"] == 1
+    assert undone["writes_done"] == 2  # Cabin and Home
     assert undone["undoable"] == [cycle1]
     assert second.identity not in cabin.dump_user_data()["alice"]
 
@@ -345,8 +376,9 @@ async def test_undo_is_idempotent_and_takes_a_cycle_id(
 
     # An older sync by its id, once; twice writes nothing.
     by_id = {"config_entry_id": entry.entry_id, "cycle_id": cycle1}
-    assert (await _call(hass, "undo", by_id))["writes_done"] == 1
+    assert (await _call(hass, "undo", by_id))["writes_done"] == 2
     assert first.identity not in cabin.dump_user_data()["alice"]
+    assert first.identity not in home.dump_user_data()["alice"]
     assert (await _call(hass, "undo", by_id))["already_undone"] is True
 
     with pytest.raises(ServiceValidationError) as err:

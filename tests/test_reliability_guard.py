@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-import pytest
 
 from custom_components.jellyfin_sync.const import (
     CONF_SERVERS,
@@ -204,7 +202,7 @@ async def _call(hass: HomeAssistant, service: str, data: dict[str, Any]) -> Any:
     )
 
 
-async def test_undo_restores_exactly_and_is_idempotent(
+async def test_undo_restores_every_server_and_is_idempotent(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:
     home, cabin = group
@@ -216,53 +214,145 @@ async def test_undo_restores_exactly_and_is_idempotent(
     synced = (view(home, ids), view(cabin, ids))
 
     world.change()
-    changed = (view(home, ids), view(cabin, ids))
     await _call(hass, "run", {"config_entry_id": entry.entry_id})
     world.assert_changes_everywhere()
     assert entry.runtime_data.engine is not None
     cycle_id = entry.runtime_data.engine.undoable[-1]
-    # A newer change after the cycle, on a value the cycle wrote to Home.
+    # A newer change after the cycle, on an item the cycle wrote to Home.
     home.act("alice").set_user_data(world.movies[4].id, PlayCount=5)
     newer = view(home, ids)["alice"][ids[4]]
 
-    # The dry run reports the write it would leave alone; nothing changes.
+    # The dry run reports what it would do; nothing changes.
     cycled = (view(home, ids), view(cabin, ids))
-    with pytest.raises(HomeAssistantError) as failed:
-        await _call(hass, "undo", {"config_entry_id": entry.entry_id, "dry_run": True})
-    assert failed.value.translation_key == "undo_failed"
+    preview = await _call(
+        hass, "undo", {"config_entry_id": entry.entry_id, "dry_run": True}
+    )
+    assert preview["by_server"]["Home"]["kept"] == 1
+    assert preview["writes_planned"] > 0
     assert (view(home, ids), view(cabin, ids)) == cycled
 
-    # The undo reports the one write it left alone as an error.
-    with pytest.raises(HomeAssistantError) as failed:
-        await _call(hass, "undo", {"config_entry_id": entry.entry_id})
-    assert failed.value.translation_key == "undo_failed"
-    assert "changed since" in str(failed.value.translation_placeholders)
+    undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert undone["kept"] == 1
+    assert undone["waiting"] == 0
     after_home, after_cabin = view(home, ids), view(cabin, ids)
-    # Every value the cycle overwrote is back, on both servers ...
-    for server_after, server_changed in (
-        (after_home, changed[0]),
-        (after_cabin, changed[1]),
-    ):
-        for user, items in server_after.items():
+    # Both servers are back at the values from before the sync ...
+    for after in (after_home, after_cabin):
+        for user, items in after.items():
             for identity, fields in items.items():
-                if (
-                    user == "alice"
-                    and identity == ids[4]
-                    and server_after is after_home
-                ):
+                if user == "alice" and identity == ids[4] and after is after_home:
                     continue
-                assert fields == server_changed[user][identity], (user, identity)
+                assert fields == synced[0][user][identity], (user, identity)
     # ... except the newer change, which undo left alone.
     assert after_home["alice"][ids[4]] == newer
-    assert synced != changed
 
-    # Idempotent: undoing the same cycle again writes nothing. (The action without
-    # a cycle id steps back one recorded cycle per call: the history now starts
-    # with the first sync, which is what a second call would undo.)
+    # The next cycle takes the newer change to Cabin and brings back nothing
+    # that was undone; the one after writes nothing.
+    await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    final = view(home, ids)
+    assert final == view(cabin, ids)
+    assert final["alice"][ids[4]] == newer
+    for user, items in final.items():
+        for identity, fields in items.items():
+            if (user, identity) != ("alice", ids[4]):
+                assert fields == synced[0][user][identity], (user, identity)
+    result = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert result["groups"][entry.entry_id]["summary"]["planned"] == 0
+
+    # Idempotent: undoing the same cycle again writes nothing.
     engine = entry.runtime_data.engine
     assert engine is not None
     assert cycle_id not in engine.undoable
     again = await engine.undo(now=datetime.now(UTC), cycle_id=cycle_id)
     assert again.writes_planned == 0
-    assert again.writes_done == 0
-    assert (view(home, ids), view(cabin, ids)) == (after_home, after_cabin)
+
+
+async def _mass_unwatch_approved(
+    hass: HomeAssistant, home: SimulatedServer, cabin: SimulatedServer
+) -> tuple[Any, list[str], dict[str, Any]]:
+    """Alice un-watches every film on Home; held; approved; Cabin un-watched."""
+    identities = _watch_all(home)
+    entry = make_entry(hass, [home, cabin])
+    await setup_entry(hass, entry)
+    _played_everywhere([home, cabin], identities)
+    before = view(home, identities)
+    assert before == view(cabin, identities)
+    for movie in matchable_movies(home):
+        home.act("alice").mark_unplayed(movie.id)
+    await refresh(hass, entry.runtime_data)
+    coordinator = entry.runtime_data
+    assert coordinator.data.held == len(identities)
+    await coordinator.async_run_cycle(approve_held=True)
+    await hass.async_block_till_done()
+    for identity in identities:
+        assert view(cabin, identities)["alice"][identity]["Played"] is False
+    return entry, identities, before
+
+
+async def test_undo_of_an_approved_mass_unwatch_converges(
+    hass: HomeAssistant,
+    group: tuple[SimulatedServer, SimulatedServer],
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Held, approved, undone: both servers watched again, nothing held again."""
+    home, cabin = group
+    entry, identities, before = await _mass_unwatch_approved(hass, home, cabin)
+
+    undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert undone["by_server"]["Cabin"]["restored"] == len(identities)
+    assert undone["by_server"]["Home"]["restored"] == len(identities)
+
+    await refresh(hass, entry.runtime_data)
+    assert entry.runtime_data.data.held == 0
+    assert issue_registry.async_get_issue(DOMAIN, HELD_ISSUE) is None
+    # Watched on both, with the original play counts and dates.
+    assert view(home, identities) == view(cabin, identities) == before
+    result = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert result["groups"][entry.entry_id]["summary"]["planned"] == 0
+
+
+async def test_undo_keeps_a_newer_change_and_takes_it_everywhere(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    """A film re-watched on Cabin after the approval stays so and reaches Home."""
+    home, cabin = group
+    entry, identities, before = await _mass_unwatch_approved(hass, home, cabin)
+    rewatched = matchable_movies(cabin)[0]
+    cabin.act("alice").set_user_data(
+        rewatched.id,
+        Played=True,
+        PlayCount=2,
+        LastPlayedDate=datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    mine = view(cabin, identities)["alice"][rewatched.identity]
+
+    undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert undone["by_server"]["Cabin"]["kept"] == 1
+
+    await refresh(hass, entry.runtime_data)
+    home_now, cabin_now = view(home, identities), view(cabin, identities)
+    assert home_now == cabin_now
+    assert cabin_now["alice"][rewatched.identity] == mine
+    for identity in identities:
+        if identity != rewatched.identity:
+            assert cabin_now["alice"][identity] == before["alice"][identity]
+    assert entry.runtime_data.data.held == 0
+
+
+async def test_undo_with_the_written_server_down_restores_it_on_return(
+    hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
+) -> None:
+    home, cabin = group
+    entry, identities, before = await _mass_unwatch_approved(hass, home, cabin)
+    cabin.faults.down()
+
+    undone = await _call(hass, "undo", {"config_entry_id": entry.entry_id})
+    assert undone["by_server"]["Cabin"]["waiting"] == len(identities)
+    assert view(home, identities) == before
+
+    cabin.faults.up()
+    await cabin.wait_up()
+    await refresh(hass, entry.runtime_data)
+    assert entry.runtime_data.data.held == 0
+    assert view(home, identities) == view(cabin, identities) == before
+    result = await _call(hass, "run", {"config_entry_id": entry.entry_id})
+    assert result["groups"][entry.entry_id]["summary"]["planned"] == 0

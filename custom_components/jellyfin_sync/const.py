@@ -110,6 +110,8 @@ STORAGE_VERSION: Final = 1
 STORAGE_MINOR_VERSION: Final = 1
 REPORT_HISTORY: Final = 5
 """How many cycle summaries are kept for diagnostics."""
+UNDO_HISTORY: Final = 10
+"""How many undo summaries are kept for diagnostics."""
 FAILURES_BEFORE_REPAIR: Final = 3
 """Consecutive failed cycles of one server before a repair issue is raised."""
 MIN_SUPPORTED_VERSION: Final = (10, 8)

@@ -55,6 +55,7 @@ from .const import (
     STATUS_SYNCING,
     STORAGE_MINOR_VERSION,
     STORAGE_VERSION,
+    UNDO_HISTORY,
     USER_MODE_INCLUDE,
 )
 from .data import CycleSummary, ServerState, SyncGroupData
@@ -204,6 +205,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         # The newest cycle an undo restored completely: undo without a cycle id
         # stops there, so calling it twice does not step back a second sync.
         self._last_undone: str | None = None
+        self.undo_history: deque[dict[str, Any]] = deque(maxlen=UNDO_HISTORY)
+        """The last undos: cycle ids and counts per server, no item data."""
         self._held = 0
         self._stored_baseline: dict[str, Any] | None = None
         self._published = False
@@ -254,6 +257,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         if self.history:
             self._held = int(self.history[-1].get("held", 0))
         self._last_undone = stored.get("last_undone")
+        self.undo_history.extend(stored.get("undo_history", []))
         last_success = stored.get("last_success")
         if last_success:
             self._last_success = datetime.fromisoformat(last_success)
@@ -440,12 +444,23 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             if not dry_run:
                 if target not in engine.undoable:
                     self._last_undone = max(target, done or target)
+                self.undo_history.append(self._undo_summary(report))
                 await self._async_save()
             undoable = engine.undoable
         result = report.to_dict()
         result["already_undone"] = False
         result["undoable"] = undoable
-        if not report.ok:
+        result.update(self._undo_counts(report))
+        self.hass.bus.async_fire(
+            EVENT_COMPLETED,
+            {
+                "config_entry_id": self.config_entry.entry_id,
+                **self._undo_summary(report),
+            },
+        )
+        if report.writes_failed:
+            # What failed is restored by the next cycle that reaches the server
+            # (the stored state says so); the action still says it failed now.
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="undo_failed",
@@ -455,6 +470,36 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 },
             )
         return result
+
+    def _undo_counts(self, report: SyncReport) -> dict[str, Any]:
+        """Per server (by name) and in total: values restored, kept, waiting."""
+        servers = {
+            self.names.get(sid, sid): {
+                "restored": entry.restored,
+                "kept": entry.kept,
+                "waiting": entry.waiting,
+            }
+            for sid, entry in sorted(report.servers.items())
+        }
+        return {
+            "restored": sum(s["restored"] for s in servers.values()),
+            "kept": sum(s["kept"] for s in servers.values()),
+            "waiting": sum(s["waiting"] for s in servers.values()),
+            "by_server": servers,
+        }
+
+    def _undo_summary(self, report: SyncReport) -> dict[str, Any]:
+        """What an undo did, for the event and the diagnostics (no item data)."""
+        return {
+            "undo": True,
+            "cycle_id": report.cycle_id,
+            "at": dt_util.utcnow().isoformat(),
+            "dry_run": report.dry_run,
+            "planned": report.writes_planned,
+            "applied": report.writes_done,
+            "failed": report.writes_failed,
+            **self._undo_counts(report),
+        }
 
     @staticmethod
     def _already_undone(cycle_id: str | None, undoable: list[str]) -> dict[str, Any]:
@@ -799,6 +844,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 "history": list(self.history),
                 "tracked": self._tracked,
                 "last_undone": self._last_undone,
+                "undo_history": list(self.undo_history),
                 "last_success": self._last_success.isoformat()
                 if self._last_success
                 else None,

@@ -67,6 +67,7 @@ async def async_get_config_entry_diagnostics(
             "held": coordinator.data.held,
             "baseline_items": coordinator.baseline.item_count,
             "undoable_cycles": len(coordinator.baseline.history),
+            "undo_history": list(coordinator.undo_history),
             "history": list(coordinator.history),
             "last_report": coordinator.last_report,
             # Counters only: the webhook id (a secret) is never included.

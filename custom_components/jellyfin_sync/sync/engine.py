@@ -148,6 +148,47 @@ class _Server:
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
 
+#: Played, play count, position and date change together when someone plays: a
+#: newer change of one of them keeps them all on that server in an undo.
+_PLAYBACK_UNIT = frozenset(
+    {
+        SyncField.PLAYED,
+        SyncField.PLAY_COUNT,
+        SyncField.POSITION,
+        SyncField.LAST_PLAYED,
+    }
+)
+
+
+def _changed_since(item: "_UndoItem", state: UserData) -> tuple[SyncField, ...]:
+    """The fields of an undone item a user changed on a server since the cycle.
+
+    A change of any playback field keeps the whole playback unit.
+    """
+    moved = {f for f in item.fields if not fx.same(f, state, item.after)}
+    if moved & _PLAYBACK_UNIT:
+        moved |= _PLAYBACK_UNIT & set(item.fields)
+    return tuple(f for f in item.fields if f in moved)
+
+
+@dataclass(frozen=True, slots=True)
+class _UndoItem:
+    """One item of an undone cycle: what goes back, and where it is."""
+
+    user_key: str
+    identity: str
+    fields: tuple[SyncField, ...]
+    restored: UserData
+    """The values from before the cycle (in :attr:`fields`)."""
+    after: UserData
+    """The values the cycle spread (in :attr:`fields`)."""
+    members: dict[str, tuple[str, str]]
+    """Server id -> (user id, item id)."""
+    absent: tuple[str, ...] = ()
+    """Servers that hold the item but cannot be reached for it now (down): the
+    next cycle that reaches them restores them."""
+
+
 def _is_default(data: UserData | None) -> bool:
     return data is None or data.is_default
 
@@ -1245,14 +1286,19 @@ class SyncEngine:
     async def undo(
         self, *, now: datetime, cycle_id: str | None = None, dry_run: bool = False
     ) -> SyncReport:
-        """Restore what a cycle overwrote (the newest recorded one by default).
+        """Bring every server back to the values from before a cycle.
 
-        A field is only restored where the server still holds the value the cycle
-        wrote, so a newer change is never clobbered. The agreed state goes back too,
-        so the next cycle also returns the server the change came from. Writes that
-        fail stay in the history for another try; an undone cycle leaves the
-        history, so undoing the same ``cycle_id`` twice writes nothing the second
-        time.
+        The cycle is the newest recorded one by default. Every server holding the
+        item is restored, the one where the change started included: the servers
+        the cycle wrote get the value they had before, the others get that value
+        too where they still hold what the cycle spread. A value changed by a
+        user since the cycle is kept on that server (counted as ``kept``) and
+        reaches the others with the next cycle. The agreed state goes back to the
+        restored values, so the next cycle neither re-applies nor re-holds what
+        was undone. A server that is down (or a write that fails) keeps its last
+        confirmed state in the baseline, so the next cycle that reaches it
+        restores it (counted as ``waiting``). The cycle leaves the history: an
+        undo of the same ``cycle_id`` writes nothing the second time.
 
         Args:
             now: Time of the undo (report only).
@@ -1278,12 +1324,14 @@ class SyncEngine:
             return report
         cycle = history[position]
         report.cycle_id = cycle.cycle_id
-        await self._prepare(report, full=False, index="none")
+        await self._prepare(report, full=False, index="targeted")
+        items = await self._undo_targets(cycle)
         current: dict[tuple[str, str], UserData] = {}
         unreadable: set[tuple[str, str]] = set()
         groups: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for w in cycle.writes:
-            groups[(w.server_id, w.user_id)].add(w.item_id)
+        for undo_item in items:
+            for server_id, (user_id, item_id) in undo_item.members.items():
+                groups[(server_id, user_id)].add(item_id)
 
         async def read(server_id: str, user_id: str, ids: set[str]) -> None:
             server = self._servers.get(server_id)
@@ -1302,66 +1350,179 @@ class SyncEngine:
         await asyncio.gather(
             *(read(s, u, ids) for (s, u), ids in sorted(groups.items()))
         )
-        keep: list[HistoryWrite] = []
-        todo: list[tuple[HistoryWrite, PlannedWrite]] = []
-        for w in cycle.writes:
-            if (w.server_id, w.user_id) in unreadable:
-                keep.append(w)
-                continue
-            state = current.get((w.server_id, w.item_id))
-            if state is None:
-                report.vanished += 1
-                continue
-            if any(not fx.same(f, state, w.after) for f in w.fields):
-                report.error(f"{w.server_id}: {w.identity} changed since; not undone")
-                continue
-            desired = fx.copy_fields(state, w.before, w.fields)
-            fields = tuple(f for f in w.fields if not fx.same(f, state, desired))
-            if not fields:
-                continue
-            todo.append(
-                (
-                    w,
-                    PlannedWrite(
-                        server_id=w.server_id,
-                        user_key=w.user_key,
-                        user_id=w.user_id,
-                        item_id=w.item_id,
-                        identity=w.identity,
-                        fields=fields,
-                        current=state,
-                        desired=desired,
-                        resets=tuple(
-                            f for f in fields if fx.is_reset(f, state, desired)
-                        ),
-                    ),
-                )
-            )
+        todo: list[PlannedWrite] = []
+        settled: dict[tuple[str, str, str], UserData] = {}
+        changed: dict[tuple[str, str, str], tuple[SyncField, ...]] = {}
+        for undo_item in items:
+            for server_id in undo_item.absent:
+                report.server(server_id).waiting += 1
+            for server_id, (user_id, item_id) in sorted(undo_item.members.items()):
+                entry = report.server(server_id)
+                if (server_id, user_id) in unreadable:
+                    entry.waiting += 1
+                    continue
+                state = current.get((server_id, item_id))
+                if state is None:
+                    report.vanished += 1
+                    continue
+                key = (server_id, undo_item.user_key, undo_item.identity)
+                kept = _changed_since(undo_item, state)
+                if kept:
+                    entry.kept += 1
+                    changed[key] = kept
+                write = self._undo_write(undo_item, server_id, user_id, item_id, state)
+                if write is None:
+                    if not kept:
+                        settled[key] = state
+                    continue
+                todo.append(write)
         report.writes_planned = len(todo)
-        report.planned = [p.to_dict() for _, p in todo[: report.limit]]
+        report.planned = [p.to_dict() for p in todo[: report.limit]]
         if dry_run:
+            for w in todo:
+                report.server(w.server_id).restored += 1
             report.durations["total"] = time.monotonic() - started
             return report
-        confirmed = await self._apply(report, [p for _, p in todo])
-        for w, p in todo:
-            result = confirmed.get((p.server_id, p.user_key, p.identity))
-            if result is None:
-                keep.append(w)
-                continue
-            user = self.baseline.user(w.user_key)
-            entry = user.items.get(w.identity) or BaselineEntry(fx.DEFAULT, {})
-            user.items[w.identity] = BaselineEntry(
-                fx.copy_fields(entry.agreed, w.agreed_before, w.fields),
-                {**entry.confirmed, w.server_id: result},
-            )
-        if keep:
-            history[position] = HistoryCycle(
-                cycle_id=cycle.cycle_id, at=cycle.at, writes=keep
-            )
-        else:
-            del history[position]
+        confirmed = await self._apply(report, todo)
+        for w in todo:
+            key = (w.server_id, w.user_key, w.identity)
+            if key in confirmed:
+                report.server(w.server_id).restored += 1
+                settled[key] = confirmed[key]
+            else:
+                report.server(w.server_id).waiting += 1
+        for undo_item in items:
+            user = self.baseline.user(undo_item.user_key)
+            stored = user.items.get(undo_item.identity) or BaselineEntry(fx.DEFAULT, {})
+            states = dict(stored.confirmed)
+            for server_id in undo_item.members:
+                key = (server_id, undo_item.user_key, undo_item.identity)
+                state = settled.get(key)
+                if state is not None:
+                    states[server_id] = state
+                if server_id not in states:
+                    # Not read or not written (down, failed): it holds what the
+                    # cycle left, so the next cycle that reaches it restores it.
+                    states[server_id] = fx.copy_fields(
+                        stored.agreed, undo_item.after, undo_item.fields
+                    )
+                newer = changed.get(key)
+                if newer is not None:
+                    # Compared with the restored values, a user's newer change
+                    # reads as a change of that server: the next cycle takes it
+                    # to every other server, whole.
+                    states[server_id] = fx.copy_fields(
+                        states[server_id], undo_item.restored, newer
+                    )
+            agreed = fx.copy_fields(stored.agreed, undo_item.restored, undo_item.fields)
+            restored = BaselineEntry(agreed, states)
+            if restored.is_default:
+                user.items.pop(undo_item.identity, None)
+            else:
+                user.items[undo_item.identity] = restored
+        del history[position]
         report.durations["total"] = time.monotonic() - started
         return report
+
+    async def _undo_targets(self, cycle: HistoryCycle) -> list[_UndoItem]:
+        """The items a cycle wrote, with every server that holds each of them.
+
+        The servers the cycle wrote come from its history; the others (where the
+        change started) from the current match, for users every ready server
+        knows.
+        """
+        per_item: dict[tuple[str, str], list[HistoryWrite]] = defaultdict(list)
+        for w in cycle.writes:
+            per_item[(w.user_key, w.identity)].append(w)
+        ready = {sid: s for sid, s in self._servers.items() if s.ready}
+        # Users as last read from every server, a server down now included: a
+        # user matched across servers is found even when only one answers.
+        users = {
+            u.key: u
+            for u in match_users(
+                {sid: s.users for sid, s in self._servers.items() if s.users},
+                self.options,
+            ).users
+        }
+        match = await self._matched() if ready else None
+        found: list[_UndoItem] = []
+        for (user_key, identity), writes in sorted(per_item.items()):
+            members = {w.server_id: (w.user_id, w.item_id) for w in writes}
+            user = users.get(user_key)
+            index = match.resolve(identity) if match is not None else None
+            if user is not None and match is not None and index is not None:
+                for server_id, item_id in match.items[index].members.items():
+                    if server_id in user.ids and server_id not in members:
+                        members[server_id] = (user.ids[server_id], item_id)
+            fields = tuple(
+                f for f in fx.FIELD_ORDER if any(f in w.fields for w in writes)
+            )
+            ranked = sorted(writes, key=lambda w: self.options.rank(w.server_id))
+            restored: dict[SyncField, Any] = {}
+            after: dict[SyncField, Any] = {}
+            for f in fields:
+                holders = [w for w in ranked if f in w.fields]
+                # The written servers' value before the cycle; when they differed,
+                # the highest-ranked one's (the agreed value may already be the
+                # cycle's, e.g. for a change held and then approved).
+                restored[f] = fx.get(holders[0].before, f)
+                after[f] = fx.get(holders[0].after, f)
+            stored = self.baseline.user(user_key).items.get(identity)
+            absent = tuple(
+                sid
+                for sid in sorted(stored.confirmed if stored is not None else ())
+                if sid not in members
+                and sid in self._servers
+                and not self._servers[sid].ready
+            )
+            found.append(
+                _UndoItem(
+                    user_key=user_key,
+                    identity=identity,
+                    fields=fields,
+                    restored=fx.with_values(fx.DEFAULT, restored),
+                    after=fx.with_values(fx.DEFAULT, after),
+                    members=members,
+                    absent=absent,
+                )
+            )
+        return found
+
+    def _undo_write(
+        self,
+        item: _UndoItem,
+        server_id: str,
+        user_id: str,
+        item_id: str,
+        state: UserData,
+    ) -> PlannedWrite | None:
+        """The write that restores one server, if any.
+
+        Fields changed since the cycle (they differ from what it spread) are
+        kept, and so are fields the server may not be written.
+        """
+        kept = _changed_since(item, state)
+        fields = tuple(
+            f
+            for f in item.fields
+            if f not in kept
+            and self.options.direction(server_id, f).writes
+            and not fx.same(f, state, item.restored)
+        )
+        if not fields:
+            return None
+        desired = fx.copy_fields(state, item.restored, fields)
+        return PlannedWrite(
+            server_id=server_id,
+            user_key=item.user_key,
+            user_id=user_id,
+            item_id=item_id,
+            identity=item.identity,
+            fields=fields,
+            current=state,
+            desired=desired,
+            resets=tuple(f for f in fields if fx.is_reset(f, state, desired)),
+        )
 
     # ----------------------------------------------------------------- report
 

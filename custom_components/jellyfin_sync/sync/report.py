@@ -30,6 +30,12 @@ class ServerReport:
     failed: int = 0
     held: int = 0
     unsupported: int = 0
+    restored: int = 0
+    """Undo: items given back their values from before the cycle."""
+    kept: int = 0
+    """Undo: items left as they are because a user changed them since the cycle."""
+    waiting: int = 0
+    """Undo: items to restore once the server answers (the next cycle does it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -47,6 +53,9 @@ class ServerReport:
             "failed": self.failed,
             "held": self.held,
             "unsupported": self.unsupported,
+            "restored": self.restored,
+            "kept": self.kept,
+            "waiting": self.waiting,
         }
 
 
