@@ -258,3 +258,81 @@ async def test_sync_group_over_http(
         if "jellyfin_sync" in line and ("ERROR" in line or "Traceback" in line)
     ]
     assert not problems, "\n".join(problems)
+
+
+async def test_undo_of_an_approved_mass_unwatch_over_http(
+    tmp_path: Path, jellyfin_server_factory: ServerFactory
+) -> None:
+    """Held, approved in the repair flow, undone: both servers watched again.
+
+    The next cycle neither re-applies nor re-holds the un-watches; the one after
+    writes nothing.
+    """
+    home = await jellyfin_server_factory(
+        name="Home",
+        version="10.11.11",
+        media_root="/media/home",
+        library=LIBRARY,
+        users=["alice", "bob"],
+    )
+    cabin = await jellyfin_server_factory(
+        name="Cabin",
+        version="10.10.7",
+        media_root="/mnt/cabin",
+        library=LIBRARY,
+        users=["alice", "bob"],
+    )
+    movies = matchable_movies(home)
+    for movie in movies:
+        home.act("alice").mark_played(movie.id)
+    ha = HomeAssistantProcess(tmp_path / "config")
+    try:
+        await ha.start()
+        await ha.onboard()
+        entry_id = await add_group(ha, home, cabin)
+        await ha.wait_entry_state(DOMAIN, "loaded")
+        await ha.wait_state(STATUS, cycle_finished)
+        watched = home.dump_user_data()
+        assert watched == cabin.dump_user_data()
+
+        for movie in movies:
+            home.act("alice").mark_unplayed(movie.id)
+        result = await run_sync(ha, entry_id)
+        assert result["summary"]["held"] == len(movies), result["summary"]
+        assert cabin.dump_user_data() == watched
+
+        # The repair's fix flow approves them, as a click in the dialog does.
+        issue_id = f"held_changes_{entry_id}"
+        status, flow = await ha.request(
+            "POST",
+            "/api/repairs/issues/fix",
+            json={"handler": DOMAIN, "issue_id": issue_id},
+        )
+        assert status == 200, flow
+        assert flow["step_id"] == "confirm"
+        status, done = await ha.request(
+            "POST", f"/api/repairs/issues/fix/{flow['flow_id']}", json={}
+        )
+        assert status == 200, done
+        assert done["type"] == "create_entry", done
+        assert cabin.dump_user_data() == home.dump_user_data() != watched
+
+        status, undone = await ha.request(
+            "POST",
+            "/api/services/jellyfin_sync/undo?return_response",
+            json={"config_entry_id": entry_id},
+        )
+        assert status == 200, undone
+        counts = undone["service_response"]["by_server"]
+        assert counts["Cabin"]["restored"] == len(movies)
+        assert counts["Home"]["restored"] == len(movies)
+        assert home.dump_user_data() == cabin.dump_user_data() == watched
+
+        for _ in range(2):
+            result = await run_sync(ha, entry_id)
+            assert result["summary"]["outcome"] == "ok", result
+            assert result["summary"]["planned"] == result["summary"]["held"] == 0
+        assert home.dump_user_data() == cabin.dump_user_data() == watched
+        assert (await ha.states())[HELD]["state"] == "0"
+    finally:
+        await ha.stop()
