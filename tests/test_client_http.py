@@ -1301,3 +1301,63 @@ async def test_base_path_is_kept(
     assert client.url == f"{server.url}/jellyfin"
     assert (await client.get_system_info()).version == "10.9.11"
     assert [s.path for s in server.seen] == ["/jellyfin/System/Info"]
+
+
+# ------------------------------------------------------------------ libraries
+
+
+async def test_libraries_and_views_per_version(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("10.8.13")
+    server.route(
+        "GET",
+        "/Library/VirtualFolders",
+        reply(
+            payload=[
+                {"Name": "Films", "ItemId": "F" * 32, "CollectionType": "Movies"},
+                {"Name": "Mixed", "ItemId": "e" * 32},
+            ]
+        ),
+    )
+    server.route(
+        "GET",
+        f"/Users/{USER}/Views",
+        reply(payload={"Items": [{"Name": "Films", "Id": "f" * 32}]}),
+    )
+    client, _ = make_client(server, session)
+    libraries = await client.get_libraries()
+    # 10.8 writes collection types in PascalCase; mixed content has none.
+    assert [(lib.id, lib.collection_type) for lib in libraries] == [
+        ("f" * 32, "movies"),
+        ("e" * 32, None),
+    ]
+    (view,) = await client.get_views(USER)
+    assert view.id == "f" * 32
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"Items": []}, [{"Name": "No id"}], ["text"], [{"ItemId": 5}]],
+)
+async def test_libraries_refuse_what_jellyfin_does_not_send(
+    server: ScriptedServer, session: aiohttp.ClientSession, payload: Any
+) -> None:
+    server.route("GET", "/Library/VirtualFolders", reply(payload=payload))
+    client, _ = make_client(server, session)
+    with pytest.raises(JellyfinResponseError, match="VirtualFolders"):
+        await client.get_libraries()
+
+
+async def test_resume_list_below_a_library(
+    server: ScriptedServer, session: aiohttp.ClientSession
+) -> None:
+    server.version("12.0.0")
+    server.route("GET", "/UserItems/Resume", reply(payload={"Items": []}))
+    client, _ = make_client(server, session)
+    assert (
+        await client.get_resume(USER, item_types=("Video",), parent_id="a" * 32) == []
+    )
+    (call,) = server.calls("GET", "/UserItems/Resume")
+    assert call.query["parentId"] == "a" * 32
+    assert call.query["includeItemTypes"] == "Video"
