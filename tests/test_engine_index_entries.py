@@ -192,3 +192,16 @@ def test_keys_whose_hashes_collide_match_as_if_they_did_not(
     for collide in (lambda key: 0, lambda key: len(key) % 3, lambda key: -len(key) % 2):
         monkeypatch.setattr(matching, "_digest", collide)
         assert summary() == expected
+
+
+def test_paths_are_kept_relative_and_shared_between_servers() -> None:
+    home = Item(id="a" * 32, type="Movie", name="A", path="/mnt/media/Films/A.mkv")
+    cabin = Item(id="b" * 32, type="Movie", name="A", path="D:\\Media\\films\\a.MKV")
+    first = index_entry(home, roots=("/mnt/media",))
+    second = index_entry(cabin, roots=("D:\\Media",))
+    # One string for both indexes: the biggest part of an index is its paths.
+    assert first[2] is second[2]
+    assert first[2] is not None
+    assert first[2].endswith("films/a.mkv")
+    outside = Item(id="c" * 32, type="Movie", name="C", path="/elsewhere/C.mkv")
+    assert index_entry(outside, roots=("/mnt/media",))[2] is None

@@ -609,11 +609,11 @@ class SyncEngine:
 
         A plain tuple (see :data:`~.matching.IndexEntry`): names, runtimes and user
         data are dropped, provider ids cut to the trusted ones, the path kept only
-        when the server has media roots to match it by.
+        when the server has media roots to match it by, and then relative to them.
         """
-        keep_path = bool(self.options.server(server_id).media_roots)
+        roots = self.options.server(server_id).media_roots
         trusted = trusted_providers(item.type, self.options)
-        return index_entry(item, trusted, with_path=keep_path)
+        return index_entry(item, trusted, with_path=bool(roots), roots=roots)
 
     def _learn(self, server: _Server, item: Item) -> None:
         """Add or update an index entry from an item read with identity fields."""

@@ -505,8 +505,17 @@ def _providers(
     )
 
 
+#: Starts the path of an :data:`IndexEntry` that holds it relative to a media
+#: root already (case-folded, normalised).
+RELATIVE_MARK = PROVIDER_SEPARATOR
+
+
 def index_entry(
-    item: Item, trusted: Collection[str] | None = None, *, with_path: bool = True
+    item: Item,
+    trusted: Collection[str] | None = None,
+    *,
+    with_path: bool = True,
+    roots: Sequence[str] | None = None,
 ) -> IndexEntry:
     """The identity fields of an item as an :data:`IndexEntry`.
 
@@ -514,12 +523,20 @@ def index_entry(
         item: The item.
         trusted: Keep only these provider names (lower-case); all when ``None``.
         with_path: Keep the path (only matching by relative path needs it).
+        roots: The server's media roots: the path is kept relative to them, or
+            not at all when it is below none. The same media has the same
+            relative path on every server, so the string is shared (interned)
+            between the servers' indexes: paths are the biggest part of them.
     """
     season = item.episode_number if item.type == "Season" else item.season_number
+    path = item.path if with_path else None
+    if path is not None and roots:
+        relative = _relative(path, roots)
+        path = sys.intern(RELATIVE_MARK + relative) if relative is not None else None
     return (
         item.id,
         sys.intern(item.type),
-        item.path if with_path else None,
+        path,
         sys.intern(item.series_id) if item.series_id else item.series_id,
         season,
         item.episode_number,
@@ -615,10 +632,13 @@ class _Keys:
                 value = self._series_value(server_id, series_id, "name")
                 return f"season:name:{value}:s{season}" if value else None
             return f"{kind.lower()}:name:{title}" if title else None
-        roots = self.roots.get(server_id, ())
-        if not path or not roots:
+        if not path:
             return None
-        relative = _relative(path, roots)
+        if path.startswith(RELATIVE_MARK):
+            relative: str | None = path[len(RELATIVE_MARK) :]
+        else:
+            roots = self.roots.get(server_id, ())
+            relative = _relative(path, roots) if roots else None
         return f"path:{kind.lower()}:{relative}" if relative is not None else None
 
     def ranked(
