@@ -12,6 +12,7 @@ import pytest
 
 from tests.simulator import LibrarySpec, conformance
 from tests.simulator.http import RawClient
+from tests.simulator.plugins import WEBHOOK_PLUGIN_ID
 
 pytestmark = pytest.mark.conformance
 
@@ -26,7 +27,12 @@ async def session(socket_enabled: None) -> AsyncIterator[ClientSession]:
 
 
 def _fill(path: str, user_id: str, item_id: str) -> str:
-    return path.replace("{userId}", user_id).replace("{itemId}", item_id)
+    # {pluginId}: the Webhook plugin (tests/test_simulator_plugins.py covers the rest).
+    return (
+        path.replace("{userId}", user_id)
+        .replace("{itemId}", item_id)
+        .replace("{pluginId}", WEBHOOK_PLUGIN_ID)
+    )
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -86,10 +92,17 @@ async def test_every_route_conforms(jellyfin_server_factory, session, version) -
             params["likes"] = True
         if path.startswith("/Sessions/Playing"):
             body = {"ItemId": movie.id, "PositionTicks": 600_000_000}
+        if path.startswith("/Plugins/") and method == "POST":
+            body = server.webhook_config
         target = _fill(path, uid, movie.id)
         caller = alice if path.startswith(("/Users/Me", "/Sessions")) else raw
         reply = await caller.request(method, target, params=params, json_body=body)
-        expected = 204 if path.startswith("/Sessions/") else 200
+        expected = (
+            204
+            if path.startswith("/Sessions/")
+            or (path.startswith("/Plugins/") and method == "POST")
+            else 200
+        )
         assert reply.status == expected, (method, path, reply.status, reply.text)
         # Folder variant: series user data carries derived fields.
         if "{itemId}" in path and method == "GET":

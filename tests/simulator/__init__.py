@@ -17,6 +17,7 @@ from .server import (
     Faults,
     SimulatedServer,
     SimulatorCluster,
+    WebhookDelivery,
     Webhooks,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "SimItem",
     "SimulatedServer",
     "SimulatorCluster",
+    "WebhookDelivery",
     "Webhooks",
     "jellyfin_item_id",
 ]

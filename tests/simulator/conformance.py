@@ -25,6 +25,16 @@ than :data:`SAMPLE_ITEMS` entries only the envelope plus the first and last entr
 are validated. Responses deliberately broken by fault injection (truncated, invalid
 JSON, HTML 200) are marked by the simulator and only their status is checked.
 
+Runtime types: where an operation declares a base class but ASP.NET writes the
+runtime type (``GET /Plugins/{pluginId}/Configuration`` declares
+``BasePluginConfiguration``, an object without properties and with
+``additionalProperties: false``, and returns the plugin's own configuration class),
+the simulator passes the runtime type's schema (``runtime_schema``), and the body is
+validated against it instead. ``POST /Plugins/{pluginId}/Configuration`` reads
+``Request.Body`` itself, so the documents declare no request body
+(:data:`BODY_READ_BY_HANDLER`); its body is validated against the runtime schema
+when one is known, and must be JSON otherwise.
+
 The documents are found at ``<repo>/../shared/jellyfin`` or in ``$JELLYFIN_OPENAPI_DIR``;
 when they are missing every validation raises :class:`OpenApiDocumentsMissingError`,
 so conformance can never pass silently.
@@ -56,6 +66,9 @@ LEGACY_DOC = "10.8.13"
 SAMPLE_ITEMS = 8
 #: Query parameters every route accepts for authentication (API-NOTES §1.1).
 AUTH_QUERY_PARAMS = frozenset({"apikey", "api_key"})
+#: Operations whose handler reads the body without declaring it
+#: (``[v10.10.7] Jellyfin.Api/Controllers/PluginsController.cs:188-208``).
+BODY_READ_BY_HANDLER = frozenset({("/Plugins/{pluginId}/Configuration", "POST")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,20 @@ def _validator(
     return cached
 
 
+_runtime_validators: dict[tuple[str, str], OAS30Validator] = {}
+
+
+def _runtime_validator(doc: str, schema: dict[str, Any]) -> OAS30Validator:
+    """A cached validator for a runtime-type schema (keyed by its JSON text)."""
+    key = (doc, json.dumps(schema, sort_keys=True))
+    cached = _runtime_validators.get(key)
+    if cached is None:
+        components = load_document(doc)["components"]
+        cached = OAS30Validator({**schema, "components": components})
+        _runtime_validators[key] = cached
+    return cached
+
+
 @contextmanager
 def allow_violations() -> Iterator[list[Violation]]:
     """Collect instead of record violations (for tests that send off-spec requests).
@@ -212,8 +239,13 @@ def check_request(
     path_params: dict[str, str],
     body: bytes,
     content_type: str,
+    runtime_schema: dict[str, Any] | None = None,
 ) -> list[Violation]:
-    """Validate one request against its documented operation; return violations."""
+    """Validate one request against its documented operation; return violations.
+
+    ``runtime_schema``: the body schema of an operation in
+    :data:`BODY_READ_BY_HANDLER` (the runtime type the handler deserialises).
+    """
     op = operation(doc, doc_path, method)
     found: list[Violation] = []
 
@@ -250,6 +282,18 @@ def check_request(
         if param.get("in") == "path" and param["name"] not in path_params:
             add("request", f"missing path parameter {param['name']!r}")
     body_spec = op.get("requestBody")
+    if body_spec is None and (doc_path, method.upper()) in BODY_READ_BY_HANDLER:
+        if body:
+            try:
+                instance = json.loads(body)
+            except ValueError as err:
+                add("request", f"body is not JSON: {err}")
+            else:
+                if runtime_schema is not None:
+                    validator = _runtime_validator(doc, runtime_schema)
+                    for message in _errors(validator, instance):
+                        add("request", f"body {message}")
+        return found
     if body_spec is not None:
         content = body_spec.get("content", {})
         media = next((k for k in content if k.startswith("application/json")), None)
@@ -298,6 +342,7 @@ def check_response(
     has_payload: bool,
     mangled: bool,
     injected: bool = False,
+    runtime_schema: dict[str, Any] | None = None,
 ) -> list[Violation]:
     """Validate one response against its documented operation; return violations.
 
@@ -313,6 +358,8 @@ def check_response(
         mangled: the body was broken on purpose by fault injection.
         injected: the whole answer is an injected failure (``fail_next`` etc.); an
             undocumented status is then accepted, a documented one is still checked.
+        runtime_schema: schema of the runtime type of a 2xx body whose documented
+            schema is a base class (see the module docstring); replaces it.
     """
     op = operation(doc, doc_path, method)
     found: list[Violation] = []
@@ -343,6 +390,11 @@ def check_response(
             return found
     if has_payload and json_media is not None:
         schema = content[json_media].get("schema")
+        if runtime_schema is not None and 200 <= status < 300:
+            validator = _runtime_validator(doc, runtime_schema)
+            for message in _errors(validator, _sample(payload)):
+                add(f"body {message}")
+            return found
         if schema is not None:
             validator = _validator(doc, doc_path, method, str(status), schema)
             for message in _errors(validator, _sample(payload)):

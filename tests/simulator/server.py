@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime as format_http_date
@@ -24,8 +25,9 @@ from urllib.parse import unquote_plus
 import uuid
 
 from aiohttp import ClientSession, ClientTimeout, web
+from multidict import CIMultiDict
 
-from . import conformance, versions
+from . import conformance, plugins, versions
 from .library import (
     LibrarySpec,
     SimItem,
@@ -197,6 +199,7 @@ class Faults:
         self.html_remaining = 0
         self.key_revoked = False
         self.is_starting = False
+        self.route_failures: dict[tuple[str, str], list[Any]] = {}
         self._rng = random.Random(0)
 
     def down(self) -> None:
@@ -236,6 +239,31 @@ class Faults:
         """Send an HTML 200 page instead of JSON ``n`` times (captive portal, proxy)."""
         self.html_remaining = n
 
+    def fail_route(
+        self, method: str, route: str, status: int = 500, times: int | None = 1
+    ) -> None:
+        """Answer ``times`` requests to one route with ``status`` (None: until cleared).
+
+        ``route`` is the route template as served, e.g.
+        ``"/Plugins/{pluginId}/Configuration"``. The handler does not run, so
+        nothing is changed (an exception before the write, as Jellyfin's exception
+        middleware answers it: text ``Error processing request.``).
+        """
+        self.route_failures[(method.upper(), route)] = [status, times]
+
+    def route_failure(self, method: str, route: str) -> int | None:
+        """Return the injected status for this request of a failed route, if any."""
+        entry = self.route_failures.get((method.upper(), route))
+        if entry is None:
+            return None
+        status, times = entry
+        if times is not None:
+            if times <= 1:
+                del self.route_failures[(method.upper(), route)]
+            else:
+                entry[1] = times - 1
+        return int(status)
+
     def revoke_key(self) -> None:
         """Delete the API key on the server: authenticated routes answer 401."""
         self.key_revoked = True
@@ -260,6 +288,7 @@ class Faults:
         self.html_remaining = 0
         self.key_revoked = False
         self.is_starting = False
+        self.route_failures.clear()
 
     def draw_failure(self) -> int | None:
         """Return the status of an injected failure for this request, if any."""
@@ -368,7 +397,12 @@ def _render_value(value: Any) -> str:
 
 
 def render_template(template: str, data: dict[str, Any]) -> str:
-    """Render ``{{Name}}`` placeholders (missing values render empty)."""
+    """Render ``{{Name}}`` placeholders (missing values render empty).
+
+    The plugin's data object is a ``Dictionary`` with ``OrdinalIgnoreCase``
+    (``[plugin v21] Helpers/DataObjectHelpers.cs:31``), so names match in any case.
+    """
+    folded = {key.lower(): value for key, value in data.items()}
     out: list[str] = []
     pos = 0
     while True:
@@ -381,18 +415,52 @@ def render_template(template: str, data: dict[str, Any]) -> str:
             out.append(template[pos:])
             return "".join(out)
         out.append(template[pos:start])
-        name = template[start + 2 : end].strip()
-        if name in data and data[name] is not None:
-            out.append(_render_value(data[name]))
+        name = template[start + 2 : end].strip().lower()
+        if folded.get(name) is not None:
+            out.append(_render_value(folded[name]))
         pos = end + 2
+
+
+def _json_value(value: Any) -> Any:
+    """A data value as ``JsonSerializer.Serialize(data, JsonDefaults.Options)`` writes it.
+
+    Guids in "N" format (``JsonGuidConverter``), dates by ``JsonDateTimeConverter``.
+    """
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime):
+        return format_date(value)
+    return value
+
+
+def _set_ignore_case(data: dict[str, Any], key: str, value: Any) -> None:
+    """``data[key] = value`` on an ``OrdinalIgnoreCase`` dictionary (keeps the key)."""
+    for existing in data:
+        if existing.lower() == key.lower():
+            data[existing] = value
+            return
+    data[key] = value
 
 
 @dataclass(slots=True)
 class WebhookTarget:
-    """One configured Generic destination."""
+    """One configured Generic destination (read-only view of the configuration)."""
 
     url: str
     template: str
+
+
+@dataclass(slots=True)
+class WebhookDelivery:
+    """One HTTP request the plugin sent (or tried to send)."""
+
+    url: str
+    body: str
+    headers: dict[str, str]
+    """Headers the plugin set: the configured ones plus ``Content-Type``."""
+    status: int | None = None
+    """The destination's status; None when the request failed."""
+    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -406,45 +474,203 @@ class SaveEvent:
 
 
 class Webhooks:
-    """The Webhook plugin: POSTs a rendered template on every user-data save."""
+    """The Webhook plugin's sender, driven by :attr:`SimulatedServer.webhook_config`.
+
+    One task per event sends to the matching Generic destinations one after the
+    other (``[plugin v21] WebhookSender.cs:79-134``: ``await`` per destination);
+    a failing destination is logged and the next one still gets its request
+    (``WebhookSender.cs:185-196``, ``Destinations/Generic/GenericClient.cs:90-93``):
+    no retry. Only ``GenericOptions`` are modelled.
+    """
 
     def __init__(self, server: SimulatedServer) -> None:
         """Bind to a server."""
         self._server = server
-        self.targets: list[WebhookTarget] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: ClientSession | None = None
         self.sent = 0
+        """Requests that got an HTTP answer (any status: the plugin only logs)."""
         self.failed = 0
+        """Destinations that raised (connection error, bad URL, bad template)."""
+        self.deliveries: list[WebhookDelivery] = []
+        """Every request sent, in order (including failed ones, ``status=None``)."""
 
-    def add(self, url: str, template: str | None = None) -> None:
-        """Send ``UserDataSaved`` notifications to ``url``."""
-        self.targets.append(WebhookTarget(url, template or DEFAULT_WEBHOOK_TEMPLATE))
+    @property
+    def targets(self) -> list[WebhookTarget]:
+        """Configured Generic destinations (url, decoded template)."""
+        config = self._server.webhook_config
+        if config is None:
+            return []
+        out = []
+        for option in config.get("GenericOptions") or []:
+            if option is None:
+                continue
+            try:
+                template = plugins.decode_template(option.get("Template"))
+            except ValueError:
+                template = ""
+            out.append(WebhookTarget(option.get("WebhookUri") or "", template))
+        return out
+
+    def add(
+        self,
+        url: str,
+        template: str | None = None,
+        *,
+        name: str | None = None,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Add an enabled Generic destination for ``UserDataSaved`` to the config.
+
+        Every item-type flag of the installed release on, no user filter, the
+        template stored base64 (default :data:`DEFAULT_WEBHOOK_TEMPLATE`), a
+        ``Content-Type: application/json`` header (the plugin sends ``text/plain``
+        without one, ``GenericClient.cs:63-83``). ``fields`` override any option
+        property (``SendAllProperties=True``, ``UserFilter=[...]``...). Returns the
+        stored option.
+        """
+        server = self._server
+        config = server.webhook_config
+        if config is None:
+            raise RuntimeError("the Webhook plugin is not installed")
+        release = server.webhook_release
+        option = plugins.default_generic_option(release)
+        option["WebhookName"] = name or f"Webhook {len(self.targets) + 1}"
+        option["WebhookUri"] = url
+        option["NotificationTypes"] = ["UserDataSaved"]
+        for flag in release.item_flags:
+            option[flag] = True
+        option["Template"] = plugins.encode_template(
+            template or DEFAULT_WEBHOOK_TEMPLATE
+        )
+        wanted = {"Content-Type": JSON_TYPE} if headers is None else headers
+        option["Headers"] = [{"Key": k, "Value": v} for k, v in wanted.items()]
+        for key, value in fields.items():
+            if key not in option:
+                raise KeyError(
+                    f"{key} is not a GenericOption property of {release.tag}"
+                )
+            option[key] = value
+        if config.get("GenericOptions") is None:
+            config["GenericOptions"] = []
+        config["GenericOptions"].append(option)
+        return option
 
     def clear(self) -> None:
-        """Remove every destination."""
-        self.targets.clear()
+        """Remove every Generic destination."""
+        config = self._server.webhook_config
+        if config is not None:
+            config["GenericOptions"] = []
 
-    def notify(self, data: dict[str, Any]) -> None:
-        """Queue one notification per destination."""
-        for target in self.targets:
-            body = render_template(target.template, data)
-            task = asyncio.get_running_loop().create_task(self._post(target.url, body))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def notify(self, data: dict[str, Any], item_type: str | None) -> None:
+        """Handle one ``UserDataSaved`` event (``UserDataSavedNotifierEntryPoint``).
 
-    async def _post(self, url: str, body: str) -> None:
+        The destination list is read when the event fires; sending happens in
+        the background (an ``async void`` handler in the plugin).
+        """
+        config = self._server.webhook_config
+        if config is None:
+            return
+        # Configuration.DiscordOptions.Where(...) runs first: a null array throws
+        # and nothing is sent ([plugin v21] WebhookSender.cs:81-91).
+        if config.get("DiscordOptions", []) is None:
+            return
+        options = config.get("GenericOptions")
+        if not options:
+            return
+        snapshot = copy.deepcopy(options)
+        task = asyncio.get_running_loop().create_task(
+            self._send_event(snapshot, dict(data), item_type)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_event(
+        self,
+        options: list[dict[str, Any] | None],
+        data: dict[str, Any],
+        item_type: str | None,
+    ) -> None:
+        for option in options:
+            # Where(o => o.NotificationTypes.Contains(..)): a null option or list
+            # throws out of the loop (caught by the entry point, :82-85).
+            if option is None or option.get("NotificationTypes") is None:
+                return
+            if not plugins.destination_matches(option, "UserDataSaved"):
+                continue
+            # [plugin v21] WebhookSender.cs:185: EnableWebhook (v16+) and the flags.
+            # Properties a release lacks are ignored even if edited in by a test.
+            release = self._server.webhook_release
+            if release.has_enable_webhook and option.get("EnableWebhook") is False:
+                continue
+            if not plugins.notify_on_item(option, item_type, release):
+                continue
+            try:
+                await self._send_generic(option, data)
+            except Exception:  # noqa: BLE001
+                # "Unable to send notification" (WebhookSender.cs:192-195).
+                self.failed += 1
+
+    async def _send_generic(self, option: dict[str, Any], data: dict[str, Any]) -> None:
+        """``GenericClient.SendAsync`` (``[plugin v21] .../GenericClient.cs:36-94``)."""
+        user_id = data.get("UserId")
+        if isinstance(user_id, uuid.UUID) and not plugins.user_allowed(
+            option, user_id.hex
+        ):
+            return
+        # Fields are written into the shared data object, so later destinations of
+        # the same event see them too (GenericClient.cs:45-53).
+        for pair in option["Fields"]:
+            if pair["Key"] and pair["Value"]:
+                _set_ignore_case(data, pair["Key"], pair["Value"])
+        if option.get("SendAllProperties"):
+            body = json.dumps(
+                {k: _json_value(v) for k, v in data.items() if v is not None},
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+        else:
+            body = render_template(plugins.decode_template(option["Template"]), data)
+        has_trim_skip = self._server.webhook_release.has_trim_skip
+        if has_trim_skip and option.get("TrimWhitespace") is True:
+            body = body.strip()
+        if has_trim_skip and option.get("SkipEmptyMessageBody") is True:
+            if not body.strip():
+                return
+        content_type = "text/plain"
+        headers: CIMultiDict[str] = CIMultiDict()
+        for pair in option["Headers"]:
+            if not pair["Key"] or not pair["Value"]:
+                continue
+            if pair["Key"].lower() == "content-type":
+                content_type = pair["Value"]
+            else:
+                headers.add(pair["Key"], pair["Value"])
+        # new StringContent(body, Encoding.UTF8, contentType)
+        headers["Content-Type"] = f"{content_type}; charset=utf-8"
+        url = option.get("WebhookUri")
+        if not url or not url.lower().startswith(("http://", "https://")):
+            # null -> InvalidOperationException, relative -> UriFormatException,
+            # other schemes -> NotSupportedException: nothing is sent.
+            raise ValueError(f"invalid WebhookUri {url!r}")
+        record = WebhookDelivery(
+            url, body, {k: ", ".join(headers.getall(k)) for k in headers}
+        )
+        self.deliveries.append(record)
         if self._session is None:
             self._session = ClientSession(timeout=ClientTimeout(total=10))
         try:
             async with self._session.post(
-                url, data=body.encode(), headers={"Content-Type": JSON_TYPE}
+                url, data=body.encode(), headers=headers
             ) as resp:
                 await resp.read()
-            self.sent += 1
-        except Exception:  # noqa: BLE001
-            # The plugin logs "Unable to send notification" and carries on.
-            self.failed += 1
+                record.status = resp.status
+        except Exception as err:
+            record.error = repr(err)
+            raise
+        # A non-2xx answer is only logged (Extensions/HttpResponseMessageExtensions.cs).
+        self.sent += 1
 
     async def drain(self) -> None:
         """Wait until every queued notification was sent (or failed)."""
@@ -604,6 +830,8 @@ class RouteInfo:
     doc_path: str
     user_in_path: bool = False
     """The route has ``{userId}`` in the path but the document has ``?userId=``."""
+    runtime_schema: Callable[[web.Request], dict[str, Any] | None] | None = None
+    """Schema of the runtime type where the document names a base class."""
 
 
 class SimulatedServer:
@@ -625,6 +853,8 @@ class SimulatedServer:
         api_key: the API key (None: random 32-hex).
         server_id: the SystemId (None: derived from the name, so give servers
             distinct names; user ids derive from name and user name too).
+        webhook_plugin: whether the Webhook plugin is installed at start (with a
+            fresh configuration: no destinations; see :meth:`install_webhook_plugin`).
     """
 
     def __init__(
@@ -639,6 +869,7 @@ class SimulatedServer:
         extra_items: int = 0,
         api_key: str | None = None,
         server_id: str | None = None,
+        webhook_plugin: bool = True,
     ) -> None:
         """Build the server's library and users (nothing listens until start)."""
         self.name = name
@@ -686,6 +917,12 @@ class SimulatedServer:
         }
         self._vanished: dict[str, float] = {}
         self.faults = Faults(self)
+        self.webhook_release = plugins.webhook_release(self.version_tuple)
+        """The Webhook plugin release this version installs (:mod:`.plugins`)."""
+        self._webhook_config: dict[str, Any] | None = None
+        self._webhook_saved_config: dict[str, Any] | None = None
+        if webhook_plugin:
+            self.install_webhook_plugin()
         self.webhooks = Webhooks(self)
         self.counters = Counters()
         self.request_log: deque[RequestLogEntry] = deque(maxlen=20_000)
@@ -927,8 +1164,8 @@ class SimulatedServer:
         self._generation += 1
         dto = self.user_data_dto(user.id, item)
         self.events.append(SaveEvent(user.name, item.id, reason, dto))
-        if self.webhooks.targets:
-            self.webhooks.notify(self._webhook_data(user, item, row, reason))
+        if self._webhook_config is not None:
+            self.webhooks.notify(self._webhook_data(user, item, row, reason), item.type)
 
     def _webhook_data(
         self, user: SimUser, item: SimItem, row: UserDataRow, reason: str
@@ -939,11 +1176,14 @@ class SimulatedServer:
             "ServerId": self.server_id,
             "ServerName": self.name,
             "ServerVersion": ".".join(str(p) for p in self.version_tuple),
-            "ServerUrl": self.url,
+            # The plugin's own setting, not the server's address
+            # ([plugin v21] Helpers/DataObjectHelpers.cs:35).
+            "ServerUrl": (self._webhook_config or {}).get("ServerUrl") or "",
             "Timestamp": now,
             "UtcTimestamp": now,
             "Name": item.name,
-            "ItemId": str(uuid.UUID(hex=item.id)),
+            # Guids: "D" in templates, "N" with SendAllProperties.
+            "ItemId": uuid.UUID(hex=item.id),
             "ItemType": item.type,
             "Year": item.year,
             "SeriesName": item.series_name,
@@ -961,11 +1201,56 @@ class SimulatedServer:
             "LastPlayedDate": row.last_played_date,
             "SaveReason": reason,
             "NotificationUsername": user.name,
-            "UserId": str(uuid.UUID(hex=user.id)),
+            "UserId": uuid.UUID(hex=user.id),
         }
         for key, value in item.provider_ids.items():
             data[f"Provider_{key.lower()}"] = value
         return data
+
+    # ---------------------------------------------------------------- plugins
+
+    @property
+    def webhook_config(self) -> dict[str, Any] | None:
+        """The Webhook plugin's configuration as stored, None when not installed.
+
+        The wire shape of ``GET /Plugins/{id}/Configuration`` (PascalCase,
+        ``Template`` base64), except that null properties are kept as None here
+        (the server omits them). Mutable: tests may edit it in place.
+        """
+        return self._webhook_config
+
+    @property
+    def webhook_plugin_installed(self) -> bool:
+        """Whether the Webhook plugin is installed (and active)."""
+        return self._webhook_config is not None
+
+    def install_webhook_plugin(self) -> None:
+        """Install the Webhook plugin (immediately; Jellyfin needs a restart).
+
+        A configuration left by an earlier install is loaded again: uninstalling
+        deletes the plugin's folder only, not ``plugins/configurations/
+        Jellyfin.Plugin.Webhook.xml`` (``[v10.10.7] Emby.Server.Implementations/
+        Plugins/PluginManager.cs:649-654``, ``BasePluginOfT.cs:124-130``).
+        """
+        if self._webhook_config is not None:
+            return
+        saved = self._webhook_saved_config
+        self._webhook_config = (
+            saved
+            if saved is not None
+            else plugins.default_configuration(self.webhook_release)
+        )
+
+    def uninstall_webhook_plugin(self) -> None:
+        """Uninstall the Webhook plugin (immediately; Jellyfin: after a restart).
+
+        From then on ``GET /Plugins`` lacks it, its configuration routes answer 404
+        and no notification is sent.
+        """
+        if self._webhook_config is None:
+            return
+        self._webhook_saved_config = self._webhook_config
+        self._webhook_config = None
 
     def user_data(self, user_name: str, item_id: str) -> dict[str, Any]:
         """Return a user's data of an item in ``UserItemDataDto`` wire shape."""
@@ -1579,6 +1864,16 @@ class SimulatedServer:
         add("POST", "/Sessions/Playing/Stopped", self._h_playing)
         add("GET", "/Users/{userId}", self._h_user)
         add("GET", "/Library/VirtualFolders", self._h_virtual_folders)
+        add("GET", "/Plugins", self._h_plugins)
+        for method in ("GET", "POST"):
+            app.router.add_route(
+                method, "/Plugins/{pluginId}/Configuration", self._h_plugin_config
+            )
+            self._routes[(method, "/Plugins/{pluginId}/Configuration")] = RouteInfo(
+                own,
+                "/Plugins/{pluginId}/Configuration",
+                runtime_schema=self._plugin_config_schema,
+            )
 
     def _route_info(self, request: web.Request) -> RouteInfo | None:
         resource = request.match_info.route.resource
@@ -1630,6 +1925,7 @@ class SimulatedServer:
             user = path_params.pop("userId", "")
             query.append(("userId", user))
         body = await request.read()
+        runtime = info.runtime_schema(request) if info.runtime_schema else None
         request_violations = conformance.check_request(
             server=self.name,
             doc=info.doc,
@@ -1639,6 +1935,7 @@ class SimulatedServer:
             path_params=path_params,
             body=body,
             content_type=request.content_type,
+            runtime_schema=runtime,
         )
         conformance.record(request_violations)
         response = await handler(request)
@@ -1655,6 +1952,7 @@ class SimulatedServer:
                 has_payload=payload is not _MISSING,
                 mangled=bool(response.get(conformance.MANGLED_KEY)),
                 injected=bool(response.get(conformance.INJECTED_KEY)),
+                runtime_schema=runtime,
             )
         )
         return response
@@ -1675,6 +1973,9 @@ class SimulatedServer:
             if starting is not None:
                 return starting
         status = faults.draw_failure()
+        resource = request.match_info.route.resource
+        if status is None and faults.route_failures and resource is not None:
+            status = faults.route_failure(request.method, resource.canonical)
         if status is not None:
             failure = web.Response(status=status, text=ERROR_TEXT)
             failure[conformance.INJECTED_KEY] = True
@@ -1979,6 +2280,83 @@ class SimulatedServer:
             for folder in folders
         ]
         return _json(payload)
+
+    def _plugins_caller(self, request: web.Request) -> Caller:
+        """Authorization of ``PluginsController``.
+
+        10.8: ``DefaultAuthorization`` on the controller, so any user may list
+        plugins and read or **replace** a configuration (only enable, disable and
+        uninstall need elevation): ``[v10.8.13] PC:24, 50-52, 167-194``. 10.9+:
+        ``RequiresElevation`` on the controller (administrators and API keys, 403
+        otherwise): ``[v10.9.11] PC:25``, ``[v10.10.7] PC:25``, ``[v12.0-rc5] PC:25``.
+        """
+        caller = self._authorized(request)
+        if self.version_tuple[:2] >= (10, 9) and not caller.is_admin:
+            raise ApiError(403, "Forbidden")
+        return caller
+
+    def _plugin_config_schema(self, request: web.Request) -> dict[str, Any] | None:
+        """Runtime schema of ``/Plugins/{pluginId}/Configuration`` (webhook only)."""
+        raw = request.match_info.get("pluginId", "")
+        try:
+            plugin_id = uuid.UUID(raw).hex
+        except ValueError:
+            return None
+        if plugin_id == plugins.WEBHOOK_PLUGIN_ID and self.webhook_plugin_installed:
+            return plugins.configuration_schema(self.webhook_release)
+        return None
+
+    async def _h_plugins(self, request: web.Request) -> web.Response:
+        """``GET /Plugins``: bundled providers plus the Webhook plugin when installed.
+
+        ``[v10.10.7] PC:51-58``; entries: :func:`.plugins.plugin_list`.
+        """
+        self._plugins_caller(request)
+        release = self.webhook_release if self.webhook_plugin_installed else None
+        return _json(plugins.plugin_list(self.version_tuple, webhook=release))
+
+    async def _h_plugin_config(self, request: web.Request) -> web.Response:
+        """``GET``/``POST /Plugins/{pluginId}/Configuration``.
+
+        ``[v10.10.7] PC:164-208`` (same in every modelled version):
+        * the ``Guid`` route value binds first: not a Guid -> 400 ProblemDetails;
+        * ``_pluginManager.GetPlugin(id)?.Instance is not IHasPluginConfiguration``
+          (unknown, not installed) -> ``NotFound()``: 404 ProblemDetails;
+        * GET -> 200, the runtime configuration object (PascalCase, nulls
+          omitted: ``JsonDefaults.cs``);
+        * POST -> ``JsonSerializer.DeserializeAsync(Request.Body, ConfigurationType,
+          JsonDefaults.Options)`` replaces the whole configuration (missing
+          properties reset to defaults, unknown or camelCase ones dropped), 204;
+          a ``null`` body changes nothing, still 204; a body that does not
+          deserialise throws ``JsonException`` -> 500 text "Error processing
+          request." (``ExceptionMiddleware.cs:123-136``), nothing changed.
+        Bundled providers have a configuration too; only an empty stand-in of it is
+        modelled (GET ``{}``, POST accepted and dropped).
+        """
+        self._plugins_caller(request)
+        plugin_id = self._guid(request.match_info["pluginId"])
+        webhook = (
+            plugin_id == plugins.WEBHOOK_PLUGIN_ID and self.webhook_plugin_installed
+        )
+        if not webhook and plugin_id not in plugins.bundled_plugin_ids(
+            self.version_tuple
+        ):
+            raise not_found()
+        if request.method == "GET":
+            if not webhook:
+                return _json({})
+            assert self._webhook_config is not None
+            return _json(plugins.wire(self._webhook_config))
+        body = await request.read()
+        if not webhook:
+            return web.Response(status=204)
+        try:
+            config = plugins.parse_configuration(body, self.webhook_release)
+        except plugins.ConfigurationBodyError:
+            raise ApiError(500) from None
+        if config is not None:
+            self._webhook_config = config
+        return web.Response(status=204)
 
     async def _h_item(self, request: web.Request) -> web.Response:
         caller = self._authorized(request)
