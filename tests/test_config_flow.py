@@ -99,6 +99,10 @@ async def test_user_flow_two_servers(
     assert result["step_id"] == "server_added"
     assert result["menu_options"] == ["add_server", "finish"]
     result = await _configure(hass, result["flow_id"], {"next_step_id": "finish"})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "finish"
+    assert result["description_placeholders"]["servers"] == "Home & Cabin"
+    result = await _configure(hass, result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Home & Cabin"
     entry = result["result"]
@@ -110,6 +114,7 @@ async def test_user_flow_two_servers(
     assert servers[1][CONF_VERIFY_SSL] is True
     assert entry.options[CONF_PRIMARY_SERVER] == home.server_id
     assert entry.options[CONF_DRY_RUN] is False
+    assert entry.options["instant_sync"] is False
 
 
 async def test_user_flow_three_servers(
@@ -127,6 +132,7 @@ async def test_user_flow_three_servers(
     assert result["step_id"] == "add_server"
     result = await _configure(hass, result["flow_id"], _form(attic))
     result = await _configure(hass, result["flow_id"], {"next_step_id": "finish"})
+    result = await _configure(hass, result["flow_id"], {"instant_sync": False})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Home, Cabin & Attic"
     assert len(result["data"][CONF_SERVERS]) == 3
@@ -219,6 +225,7 @@ async def test_tls_self_signed(
     assert result["step_id"] == "add_server"
     result = await _configure(hass, result["flow_id"], _form(cabin))
     result = await _configure(hass, result["flow_id"], {"next_step_id": "finish"})
+    result = await _configure(hass, result["flow_id"], {})
     servers = result["data"][CONF_SERVERS]
     assert servers[0][CONF_URL] == https_url
     assert servers[0][CONF_VERIFY_SSL] is False

@@ -111,6 +111,7 @@ async def _flow_creates_group(
     result = await hass.config_entries.flow.async_configure(
         flow_id, {"next_step_id": "finish"}
     )
+    result = await hass.config_entries.flow.async_configure(flow_id, {})
     entry = result["result"]
     await hass.async_block_till_done(wait_background_tasks=True)
     return entry

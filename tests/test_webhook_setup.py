@@ -81,6 +81,8 @@ async def test_user_flow_creates_webhook_and_shows_instructions(
             result["flow_id"], {"next_step_id": "finish"}
         )
     )
+    assert result["step_id"] == "finish"
+    result = dict(await hass.config_entries.flow.async_configure(result["flow_id"], {}))
     assert result["type"] is FlowResultType.CREATE_ENTRY
     webhook_id = result["result"].data[CONF_WEBHOOK_ID]
     assert _ID.fullmatch(webhook_id)

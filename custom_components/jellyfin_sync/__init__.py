@@ -11,8 +11,16 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_SERVER_ID, CONF_SERVERS, CONF_WEBHOOK_ID, DOMAIN
+from .const import (
+    CONF_INSTANT_SYNC,
+    CONF_SERVER_ID,
+    CONF_SERVERS,
+    CONF_WEBHOOK_ID,
+    DOMAIN,
+)
 from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
+from .helpers import client_for
+from .instant import InstantSync, async_remove_from_servers
 from .services import async_setup_services
 from .webhook import WebhookSync
 
@@ -45,10 +53,18 @@ async def async_setup_entry(
     coordinator.webhook = WebhookSync(hass, coordinator, entry.data[CONF_WEBHOOK_ID])
     coordinator.webhook.async_register()
     entry.async_on_unload(coordinator.webhook.async_unregister)
+    coordinator.instant = InstantSync(hass, coordinator, entry.data[CONF_WEBHOOK_ID])
+
+    async def first_cycle() -> None:
+        # Instant sync first, so a change made during a long first sync is
+        # already announced; then the first sync.
+        await coordinator.instant_apply()
+        await coordinator.async_refresh()
+
     # Setup only checked the servers; the first sync may take long on big
     # libraries, so it runs in the background (cancelled if the entry unloads).
     entry.async_create_background_task(
-        hass, coordinator.async_refresh(), f"{DOMAIN} first cycle {entry.entry_id}"
+        hass, first_cycle(), f"{DOMAIN} first cycle {entry.entry_id}"
     )
     return True
 
@@ -66,8 +82,14 @@ async def async_unload_entry(
 async def async_remove_entry(
     hass: HomeAssistant, entry: JellyfinSyncConfigEntry
 ) -> None:
-    """Delete the stored baseline and history when a group is deleted."""
+    """A group is deleted: its stored state, and its destination on the servers."""
     await JellyfinSyncCoordinator.async_remove_store(hass, entry)
+    if entry.options.get(CONF_INSTANT_SYNC):
+        clients = {
+            server[CONF_SERVER_ID]: client_for(hass, server, retries=0)
+            for server in entry.data[CONF_SERVERS]
+        }
+        await async_remove_from_servers(hass, entry, clients)
 
 
 def _remove_stale_devices(hass: HomeAssistant, entry: JellyfinSyncConfigEntry) -> None:

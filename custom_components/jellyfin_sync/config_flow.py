@@ -45,6 +45,7 @@ from .const import (
     CONF_FIELDS,
     CONF_FIRST_SYNC,
     CONF_FULL_LISTING_HOURS,
+    CONF_INSTANT_SYNC,
     CONF_KINDS,
     CONF_LIBRARIES,
     CONF_LIBRARY_MAP,
@@ -285,16 +286,28 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_finish(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Create the sync group."""
+        """Choose instant sync, then create the sync group."""
         await self.async_set_unique_id(
             group_unique_id(s[CONF_SERVER_ID] for s in self._servers)
         )
         self._abort_if_unique_id_configured()
+        if user_input is None:
+            return self.async_show_form(
+                step_id="finish",
+                data_schema=vol.Schema(
+                    {vol.Optional(CONF_INSTANT_SYNC, default=False): BooleanSelector()}
+                ),
+                description_placeholders={
+                    "servers": group_title(s[CONF_NAME] for s in self._servers)
+                },
+            )
         webhook_id = async_generate_id()
+        options = default_options(self._servers)
+        options[CONF_INSTANT_SYNC] = bool(user_input.get(CONF_INSTANT_SYNC, False))
         return self.async_create_entry(
             title=group_title(s[CONF_NAME] for s in self._servers),
             data={CONF_SERVERS: self._servers, CONF_WEBHOOK_ID: webhook_id},
-            options=default_options(self._servers),
+            options=options,
             # Shown once the group exists: how to set up the Webhook plugin.
             description_placeholders=_webhook_placeholders(self.hass, webhook_id),
         )
@@ -611,6 +624,9 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 ),
                 vol.Required(
                     CONF_WEBHOOK_REMOTE, default=current[CONF_WEBHOOK_REMOTE]
+                ): BooleanSelector(),
+                vol.Required(
+                    CONF_INSTANT_SYNC, default=current[CONF_INSTANT_SYNC]
                 ): BooleanSelector(),
                 vol.Required(CONF_EDIT_SERVERS, default=False): BooleanSelector(),
             }

@@ -32,6 +32,8 @@ CONF_MAX_CHANGES: Final = "max_changes"
 CONF_MAX_CHANGE_PERCENT: Final = "max_change_percent"
 CONF_DRY_RUN: Final = "dry_run"
 CONF_WEBHOOK_REMOTE: Final = "webhook_remote"
+CONF_INSTANT_SYNC: Final = "instant_sync"
+"""Home Assistant configures the Webhook plugin on every server (off by default)."""
 """Accept webhook calls from outside the local network (off by default)."""
 CONF_PROGRESS_DELAY: Final = "progress_delay"
 """Seconds without playback-progress saves before an item being watched is synced."""
@@ -133,6 +135,8 @@ PROGRESS_MAX_WAIT_FACTOR: Final = 10
 """An item being watched is synced at least every ``progress_delay`` times this."""
 WEBHOOK_ECHO_WINDOW: Final = 120.0
 """Seconds after a sync write during which a save of that item may be its echo."""
+INSTANT_ACTIVE_WINDOW: Final = timedelta(days=1)
+"""Instant sync counts as active while a call from the server arrived this recently."""
 SAVE_REASON_PROGRESS: Final = "PlaybackProgress"
 
 # ---- events, actions, repairs --------------------------------------------------------
@@ -149,6 +153,9 @@ ISSUE_HELD: Final = "held_changes"
 ISSUE_OLD_VERSION: Final = "reduced_capabilities"
 ISSUE_UNSUPPORTED: Final = "unsupported_version"
 ISSUE_FAILING: Final = "persistent_failure"
+ISSUE_PLUGIN_MISSING: Final = "webhook_plugin_missing"
+ISSUE_INSTANT_URL: Final = "instant_sync_url"
+ISSUE_INSTANT_LEFT: Final = "instant_sync_left_behind"
 
 STATUS_IDLE: Final = "idle"
 STATUS_SYNCING: Final = "syncing"

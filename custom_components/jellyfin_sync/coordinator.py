@@ -60,6 +60,7 @@ from .const import (
 )
 from .data import CycleSummary, ServerState, SyncGroupData
 from .helpers import client_for
+from .instant import InstantSync
 from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import (
     JellyfinAuthError,
@@ -215,6 +216,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         """The sync's own writes, to recognise their webhook echoes."""
         self.webhook: WebhookSync | None = None
         """The group's webhook (set up by ``async_setup_entry``)."""
+        self.instant: InstantSync | None = None
+        """The Webhook plugin set-up on the servers (``async_setup_entry``)."""
 
     # ---- properties used by entities -----------------------------------------------
 
@@ -272,6 +275,11 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         ).async_remove()
 
     @callback
+    async def instant_apply(self) -> None:
+        """Set up (or remove) instant sync on the servers not done yet."""
+        if self.instant is not None:
+            await self.instant.async_apply()
+
     def async_clear_issues(self) -> None:
         """Remove this group's repair issues (the group was unloaded)."""
         ir.async_delete_issue(
@@ -280,6 +288,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         for server_id in self.clients:
             for issue in (ISSUE_FAILING, ISSUE_OLD_VERSION, ISSUE_UNSUPPORTED):
                 ir.async_delete_issue(self.hass, DOMAIN, f"{issue}_{server_id}")
+        if self.instant is not None:
+            self.instant.clear_issues()
 
     # ---- cycles --------------------------------------------------------------------
 
@@ -297,6 +307,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             data, _report = await self._async_cycle(
                 dry_run=None, full=False, users=None, approve_held=False
             )
+        # Servers whose instant-sync set-up is not finished (plugin missing, down)
+        # are tried again; the others cost nothing.
+        await self.instant_apply()
         return data
 
     async def _async_first_check(self) -> SyncGroupData:

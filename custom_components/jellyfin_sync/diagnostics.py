@@ -74,6 +74,16 @@ async def async_get_config_entry_diagnostics(
             "webhook": dict(coordinator.webhook.stats)
             if coordinator.webhook is not None
             else None,
+            # Per server: status and last error; never the URL (it holds the id).
+            "instant_sync": {
+                conf["server_id"]: {
+                    "status": coordinator.instant.status_of(conf["server_id"]).value,
+                    "error": coordinator.instant.error.get(conf["server_id"]),
+                }
+                for conf in entry.data[CONF_SERVERS]
+            }
+            if coordinator.instant is not None
+            else None,
         },
         TO_REDACT,
     )

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -18,6 +19,7 @@ from .const import CONF_SERVERS, STATUSES
 from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
 from .data import ServerState
 from .entity import JellyfinServerEntity, JellyfinSyncEntity
+from .instant import InstantStatus
 
 PARALLEL_UPDATES = 0
 
@@ -98,6 +100,15 @@ SERVER_SENSORS: tuple[ServerSensorDescription, ...] = (
 )
 
 
+INSTANT_SENSOR = SensorEntityDescription(
+    key="instant_sync",
+    translation_key="instant_sync",
+    device_class=SensorDeviceClass.ENUM,
+    options=[status.value for status in InstantStatus],
+    entity_category=EntityCategory.DIAGNOSTIC,
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: JellyfinSyncConfigEntry,
@@ -112,6 +123,10 @@ async def async_setup_entry(
         ServerSensor(coordinator, description, server)
         for server in entry.data[CONF_SERVERS]
         for description in SERVER_SENSORS
+    )
+    entities.extend(
+        InstantSyncSensor(coordinator, INSTANT_SENSOR, server)
+        for server in entry.data[CONF_SERVERS]
     )
     async_add_entities(entities)
 
@@ -137,3 +152,36 @@ class ServerSensor(JellyfinServerEntity, SensorEntity):
         """The value from this server's state."""
         state = self.server_state
         return None if state is None else self.entity_description.value_fn(state)
+
+
+class InstantSyncSensor(JellyfinServerEntity, SensorEntity):
+    """Whether instant sync works for one server.
+
+    ``active`` only once a call from it arrived recently; a saved configuration
+    alone is ``waiting``.
+    """
+
+    @property
+    def available(self) -> bool:
+        """Always: the status says what is wrong (a server that is down included)."""
+        return self.coordinator.last_update_success or self.coordinator.data is not None
+
+    @property
+    def native_value(self) -> str:
+        """The server's instant-sync status."""
+        instant = self.coordinator.instant
+        if instant is None:
+            return InstantStatus.OFF.value
+        return instant.status_of(self.server_id).value
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """When the last call arrived, and the last error (no secrets)."""
+        instant = self.coordinator.instant
+        if instant is None:
+            return {}
+        last = instant.last_call.get(self.server_id)
+        return {
+            "last_call": last.isoformat() if last else None,
+            "error": instant.error.get(self.server_id),
+        }

@@ -333,6 +333,8 @@ class WebhookSync:
             self.stats["ignored"] += 1
             return web.Response(text="ignored: not a UserDataSaved notification")
         self.stats["accepted"] += 1
+        if self.coordinator.instant is not None:
+            self.coordinator.instant.note_call(event.server_id)
         self.add(event)
         return web.Response(text="accepted")
 

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 import re
 import shutil
+import time
 
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 import pytest
@@ -132,6 +133,9 @@ async def test_add_group_in_the_browser(
         )
         context.set_default_timeout(TIMEOUT_MS)
         page = await context.new_page()
+        # The address the servers are given for instant sync: the machine's own,
+        # as both run here (Settings -> System -> Network, "Local network").
+        await ha.websocket({"type": "config/core/update", "internal_url": ha.url})
         try:
             await page.goto(f"{ha.url}/")
             await page.get_by_label("Username").fill(USERNAME)
@@ -168,6 +172,14 @@ async def test_add_group_in_the_browser(
             await page.get_by_role("button", name="Submit").click()
 
             await page.get_by_text("Create the sync group", exact=True).click()
+            # The last step offers instant sync: Home Assistant configures the
+            # Webhook plugin of both servers itself.
+            instant = "Set up instant sync on the servers"
+            switch = page.get_by_role("switch", name=instant)
+            switch = switch.or_(page.get_by_label(instant, exact=True))
+            await switch.first.click()
+            await shot(page, "config-flow-instant-sync", docs=True)
+            await page.get_by_role("button", name="Submit").click()
             # 2025.x closes a flow with "Success!" and its devices; 2026.x with
             # "Name and assign" for each device.
             done = page.get_by_text("Success!").or_(page.get_by_text("Name and assign"))
@@ -183,6 +195,31 @@ async def test_add_group_in_the_browser(
             await finish.first.click()
 
             await ha.wait_entry_state("jellyfin_sync", "loaded")
+            # Both servers got our destination; a change then arrives through the
+            # webhook alone (the poll interval is 30 minutes), within 2 seconds.
+            await wait_for(
+                lambda: all(
+                    s.webhook_config is not None
+                    and any(
+                        o.get("WebhookName", "").startswith("Jellyfin Sync:")
+                        for o in s.webhook_config.get("GenericOptions") or []
+                    )
+                    for s in (home, cabin)
+                ),
+                seconds=60,
+            )
+            await ha.wait_state("sensor.home_cabin_status", lambda st: st == "ok")
+            favourite = movies[3]
+            cabin_favourite = cabin.item_by_key(favourite.identity).id
+            started = time.monotonic()
+            home.act("bob").favorite(favourite.id)
+            await wait_for(
+                lambda: cabin.user_data("bob", cabin_favourite)["IsFavorite"] is True,
+                seconds=2,
+            )
+            instant_seconds = time.monotonic() - started
+            assert instant_seconds <= 2.0
+            print(f"instant sync: a favourite reached Cabin in {instant_seconds:.2f} s")
             devices = await ha.websocket({"type": "config/device_registry/list"})
             by_name = {d["name"]: d["id"] for d in devices}
 
@@ -199,25 +236,31 @@ async def test_add_group_in_the_browser(
             )
             await shot(page, "device-page", docs=True)
 
-            # Users favourite and watch films on Home; "Sync now" in the browser copies it.
+            # Users favourite and watch films on Home; "Sync now" in the browser runs
+            # a cycle (instant sync may have copied them already: then it finds
+            # nothing left to write).
             home.act("bob").favorite(movies[1].id)
             home.act("alice").mark_played(movies[2].id)
             sync_now = page.locator("hui-button-entity-row").filter(has_text="Sync now")
             await sync_now.get_by_role("button", name="Press").click()
-            await expect_row(page, "Changes applied", "2 changes")
+            await expect_row(page, "Changes applied", re.compile(r"^\s*[0-2] changes"))
             await expect_row(page, "Status", "OK")
             await wait_for(
                 lambda: (
                     cabin.dump_user_data()["bob"]
                     .get(movies[1].identity, {})
                     .get("IsFavorite")
+                    and cabin.dump_user_data()["alice"]
+                    .get(movies[2].identity, {})
+                    .get("Played")
                 )
             )
 
             # A server's device page: connectivity and tracked items.
             await page.goto(f"{ha.url}/config/devices/device/{by_name['Cabin']}")
             await expect_row(page, "Connectivity", "Connected")
-            await expect_row(page, "Tracked items", "3 items")
+            # Alice's two films and Bob's two favourites.
+            await expect_row(page, "Tracked items", "4 items")
             await shot(page, "server-device-page", docs=True)
         except BaseException:
             with contextlib.suppress(Exception):

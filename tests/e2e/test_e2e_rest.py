@@ -102,7 +102,10 @@ async def add_group(
     assert menu["type"] == "menu"
     assert menu["menu_options"] == ["add_server", "finish"]
 
-    created = await flow_step(ha, flow_id, {"next_step_id": "finish"})
+    finish = await flow_step(ha, flow_id, {"next_step_id": "finish"})
+    assert (finish["type"], finish["step_id"]) == ("form", "finish")
+    assert [field["name"] for field in finish["data_schema"]] == ["instant_sync"]
+    created = await flow_step(ha, flow_id, {"instant_sync": False})
     assert created["type"] == "create_entry", created
     assert created["title"] == "Home & Cabin"
     entry_id: str = created["result"]["entry_id"]

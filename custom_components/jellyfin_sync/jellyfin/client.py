@@ -113,6 +113,7 @@ from .models import (
     UserData,
     format_datetime,
 )
+from .plugins import Plugin
 from .writes import OpKind, WriteOp, needs_current, plan_write, values_match
 
 #: 5xx statuses worth another try (a proxy or Jellyfin restarting).
@@ -613,6 +614,39 @@ class JellyfinClient:
         data = await self._request("GET", path, params=query)
         entries, _ = self._page_entries(data, f"GET {path}")
         return [self._parse(Library.from_json, e, f"GET {path}") for e in entries]
+
+    # --------------------------------------------------------------- plugins
+
+    async def get_plugins(self) -> list[Plugin]:
+        """The installed plugins (``GET /Plugins``, administrators)."""
+        what = "GET /Plugins"
+        data = await self._request("GET", "/Plugins")
+        if not isinstance(data, list):
+            raise JellyfinResponseError(f"{what}: the answer is not a list")
+        return [self._parse(Plugin.from_json, entry, what) for entry in data]
+
+    async def get_plugin_configuration(self, plugin_id: str) -> dict[str, Any]:
+        """A plugin's configuration document, as the plugin stores it.
+
+        Raises:
+            JellyfinNotFoundError: the plugin is not installed.
+        """
+        path = f"/Plugins/{_check_id(plugin_id, 'plugin id')}/Configuration"
+        data = await self._request("GET", path)
+        if not isinstance(data, dict):
+            raise JellyfinResponseError(f"GET {path}: the answer is not an object")
+        return data
+
+    async def set_plugin_configuration(
+        self, plugin_id: str, configuration: Mapping[str, Any]
+    ) -> None:
+        """Replace a plugin's configuration (one request: all of it or nothing).
+
+        Raises:
+            JellyfinNotFoundError: the plugin is not installed.
+        """
+        path = f"/Plugins/{_check_id(plugin_id, 'plugin id')}/Configuration"
+        await self._request("POST", path, body=configuration, retry=_Retry.UNSENT)
 
     # --------------------------------------------------------------- user data
 
