@@ -5,6 +5,7 @@ Against simulated servers whose Webhook plugin is configured through
 (tests/test_simulator_plugins.py cites the plugin source for each rule).
 """
 
+import logging
 from typing import Any
 from unittest.mock import patch
 
@@ -171,7 +172,9 @@ async def test_the_configuration_route_failing_writes_nothing_and_is_retried(
     hass: HomeAssistant,
     hass_client_no_auth: ClientSessionGenerator,
     group: tuple[SimulatedServer, SimulatedServer],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     home, cabin = group
     before = dict(cabin.webhook_config or {})
     cabin.faults.fail_route("POST", CONFIG_ROUTE, status=500, times=None)
@@ -190,6 +193,11 @@ async def test_the_configuration_route_failing_writes_nothing_and_is_retried(
     await hass.async_block_till_done()
     assert len(ours(cabin)) == 1
     assert hass.states.get("sensor.cabin_instant_sync").state == "waiting"
+    # The webhook id (a secret: it is in the URL given to the servers) and the
+    # API keys never reach the log, the failure's included.
+    assert "Could not set up instant sync on Jellyfin server Cabin" in caplog.text
+    for secret in (entry.data[CONF_WEBHOOK_ID], home.api_key, cabin.api_key):
+        assert secret not in caplog.text
 
 
 async def test_no_address_jellyfin_can_reach_is_a_repair_not_a_guess(
