@@ -36,6 +36,16 @@ def config(*options: dict[str, Any]) -> dict[str, Any]:
     return {"ServerUrl": "", "GenericOptions": list(options), "SlackOptions": []}
 
 
+def test_an_older_release_is_not_sent_what_it_does_not_know() -> None:
+    # [plugin v11] Destinations/BaseOption.cs has no TrimWhitespace,
+    # SkipEmptyMessageBody, EnableVideos or EnableWebhook (10.8's release).
+    old = destination(NAME, URL, "t", 11)
+    assert not {"TrimWhitespace", "EnableVideos", "EnableWebhook"} & set(old)
+    assert "EnableWebhook" in destination(NAME, URL, "t", 21)
+    assert Plugin.from_json({"Id": "x", "Version": "11.0.0.0"}).release == 11
+    assert Plugin.from_json({"Id": "x", "Version": ""}).release is None
+
+
 def test_destination_asks_for_user_data_saves_of_every_item_type() -> None:
     option = destination(NAME, URL, '{"a":"{{ItemId}}"}')
     assert option["NotificationTypes"] == ["UserDataSaved"]
@@ -115,7 +125,8 @@ async def test_client_reads_and_replaces_the_configuration(
         webhook = next(p for p in plugins if p.id == WEBHOOK_PLUGIN_ID)
         assert webhook.active
         current = await client.get_plugin_configuration(WEBHOOK_PLUGIN_ID)
-        updated = with_destination(current, destination(NAME, URL, "t"), PATH)
+        wanted = destination(NAME, URL, "t", webhook.release)
+        updated = with_destination(current, wanted, PATH)
         assert updated is not None
         await client.set_plugin_configuration(WEBHOOK_PLUGIN_ID, updated)
         assert has_destination(server.webhook_config or {}, NAME, PATH)

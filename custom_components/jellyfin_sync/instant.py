@@ -48,6 +48,7 @@ from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import JellyfinError, JellyfinNotFoundError
 from .jellyfin.plugins import (
     WEBHOOK_PLUGIN_ID,
+    Plugin,
     destination,
     has_destination,
     with_destination,
@@ -186,13 +187,17 @@ class InstantSync:
     ) -> None:
         server_id = server[CONF_SERVER_ID]
         try:
-            if not await self._plugin_runs(client):
+            plugin = await self._running_plugin(client)
+            if plugin is None:
                 self.status[server_id] = InstantStatus.PLUGIN_MISSING
                 self._raise_plugin_missing(server)
                 return
             config = await client.get_plugin_configuration(WEBHOOK_PLUGIN_ID)
             wanted = destination(
-                destination_name(self._entry.title), url, WEBHOOK_TEMPLATE
+                destination_name(self._entry.title),
+                url,
+                WEBHOOK_TEMPLATE,
+                plugin.release,
             )
             updated = with_destination(config, wanted, self._path)
             if updated is not None:
@@ -237,9 +242,11 @@ class InstantSync:
         self.status[server_id] = InstantStatus.ERROR
 
     @staticmethod
-    async def _plugin_runs(client: JellyfinClient) -> bool:
+    async def _running_plugin(client: JellyfinClient) -> Plugin | None:
         plugins = await client.get_plugins()
-        return any(p.id == WEBHOOK_PLUGIN_ID and p.active for p in plugins)
+        return next(
+            (p for p in plugins if p.id == WEBHOOK_PLUGIN_ID and p.active), None
+        )
 
     def _issue(self, kind: str, server_id: str) -> str:
         return f"{kind}_{self._entry.entry_id}_{server_id}"

@@ -34,6 +34,14 @@ ITEM_FLAGS: tuple[str, ...] = (
     "EnableVideos",
 )
 _GENERIC = "GenericOptions"
+#: Destination properties and the plugin release that added them (``BaseOption``
+#: of each release): an older release is not sent what it does not know.
+_SINCE: Mapping[str, int] = {
+    "TrimWhitespace": 15,
+    "SkipEmptyMessageBody": 15,
+    "EnableVideos": 16,
+    "EnableWebhook": 16,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +71,12 @@ class Plugin:
         )
 
     @property
+    def release(self) -> int | None:
+        """The major version (the plugin's release number), if it parses."""
+        head = self.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+    @property
     def active(self) -> bool:
         """Whether the plugin runs (``Restart``: it does after the next restart)."""
         return self.status == "Active"
@@ -79,8 +93,14 @@ def _ours(option: object, name: str, webhook_path: str) -> bool:
     )
 
 
-def destination(name: str, uri: str, template: str) -> dict[str, Any]:
-    """Our Generic destination: user-data saves of every item type, every user."""
+def destination(
+    name: str, uri: str, template: str, release: int | None = None
+) -> dict[str, Any]:
+    """Our Generic destination: user-data saves of every item type, every user.
+
+    ``release`` (the plugin's major version) leaves out what that release does
+    not have; ``None`` sends everything.
+    """
     option: dict[str, Any] = {
         "WebhookName": name,
         "WebhookUri": uri,
@@ -95,6 +115,10 @@ def destination(name: str, uri: str, template: str) -> dict[str, Any]:
         "Fields": [],
     }
     option.update(dict.fromkeys(ITEM_FLAGS, True))
+    if release is not None:
+        for key, since in _SINCE.items():
+            if release < since:
+                option.pop(key, None)
     return option
 
 
