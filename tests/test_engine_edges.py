@@ -42,6 +42,7 @@ async def test_undo_after_a_restart() -> None:
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     first = engine(a, b)
+    await first.run_cycle(now=a.clock.tick())
     a.favorite("Alice", m0)
     await first.run_cycle(now=a.clock.tick())
     stored = json.loads(json.dumps(first.baseline.to_dict()))
@@ -59,6 +60,7 @@ async def test_undo_with_an_unreadable_server_finishes_when_it_answers() -> None
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     sync = engine(a, b)
+    await sync.run_cycle(now=a.clock.tick())
     a.favorite("Alice", m0)
     await sync.run_cycle(now=a.clock.tick())
     b.fail_user_reads = True
@@ -311,3 +313,21 @@ async def test_item_back_after_a_rescan_is_synced_before_the_next_index_read() -
     report = await sync.run_cycle(now=a.clock.tick())
     assert not report.servers[a.server_id].index_refreshed
     assert a.get("Alice", m0) == UserData()
+
+
+async def test_undo_of_a_first_sync_gives_each_server_its_own_values_back() -> None:
+    """A first sync had no agreed state before it: nothing is wiped."""
+    a, b = two_servers_same_ids()
+    m0 = movie_ids(a)[0]
+    a.play("Alice", m0)
+    b.favorite("Alice", m0)
+    own_a, own_b = a.get("Alice", m0), b.get("Alice", m0)
+    sync = engine(a, b)
+    await sync.run_cycle(now=a.clock.tick())
+    assert a.get("Alice", m0) == b.get("Alice", m0)
+
+    report = await sync.undo(now=a.clock.tick())
+
+    assert report.ok, report.errors
+    assert a.get("Alice", m0) == own_a
+    assert b.get("Alice", m0) == own_b

@@ -177,6 +177,9 @@ class HistoryWrite:
     """The state confirmed after the write."""
     agreed_before: UserData
     """The agreed state of the item before the cycle."""
+    first: bool = False
+    """A server of the item had no earlier state to compare with (a first sync):
+    there was no agreed state to return to."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -190,6 +193,7 @@ class HistoryWrite:
             "before": fx.dump(self.before),
             "after": fx.dump(self.after),
             "agreed": fx.dump(self.agreed_before),
+            "first": self.first,
         }
 
     @classmethod
@@ -205,6 +209,7 @@ class HistoryWrite:
             before=fx.load(raw["before"]),
             after=fx.load(raw["after"]),
             agreed_before=fx.load(raw["agreed"]),
+            first=bool(raw.get("first", False)),
         )
 
 
@@ -240,6 +245,7 @@ class HistoryCycle:
             *fx.pack(write.before),
             *fx.pack(write.after),
             *fx.pack(write.agreed_before),
+            write.first,
         )
 
     @classmethod
@@ -266,6 +272,7 @@ class HistoryCycle:
                 before=fx.unpack_at(raw, 6),
                 after=fx.unpack_at(raw, 6 + size),
                 agreed_before=fx.unpack_at(raw, 6 + 2 * size),
+                first=bool(raw[6 + 3 * size]) if len(raw) > 6 + 3 * size else False,
             )
             for raw in self._packed
         )

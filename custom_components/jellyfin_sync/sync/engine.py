@@ -160,33 +160,77 @@ _PLAYBACK_UNIT = frozenset(
 )
 
 
-def _changed_since(item: "_UndoItem", state: UserData) -> tuple[SyncField, ...]:
-    """The fields of an undone item a user changed on a server since the cycle.
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a cycle wrote to one server of an item."""
 
-    A change of any playback field keeps the whole playback unit.
-    """
-    moved = {f for f in item.fields if not fx.same(f, state, item.after)}
-    if moved & _PLAYBACK_UNIT:
-        moved |= _PLAYBACK_UNIT & set(item.fields)
-    return tuple(f for f in item.fields if f in moved)
+    fields: tuple[SyncField, ...]
+    before: UserData
+    after: UserData
 
 
 @dataclass(frozen=True, slots=True)
 class _UndoItem:
-    """One item of an undone cycle: what goes back, and where it is."""
+    """One item of an undone cycle: what goes back where."""
 
     user_key: str
     identity: str
     fields: tuple[SyncField, ...]
-    restored: UserData
-    """The values from before the cycle (in :attr:`fields`)."""
-    after: UserData
-    """The values the cycle spread (in :attr:`fields`)."""
+    """Every field the cycle wrote to the item, on any server."""
+    written: dict[str, _Written]
+    """Server id -> what the cycle wrote there."""
+    group: UserData
+    """The values from before the cycle (in :attr:`fields`): what every server
+    returns to, and the agreed state afterwards."""
+    first: bool
+    """The cycle was the item's first sync: there was no agreed state before it,
+    so each written server gets back its own value and the others keep theirs."""
     members: dict[str, tuple[str, str]]
     """Server id -> (user id, item id)."""
     absent: tuple[str, ...] = ()
     """Servers that hold the item but cannot be reached for it now (down): the
     next cycle that reaches them restores them."""
+
+    def target(self, server_id: str) -> tuple[tuple[SyncField, ...], UserData] | None:
+        """The fields a server gets back and their values (``None``: nothing)."""
+        own = self.written.get(server_id)
+        if self.first:
+            return (own.fields, own.before) if own is not None else None
+        return self.fields, self.group
+
+    def left(self, server_id: str) -> UserData:
+        """What the cycle left on a server (for the fields it wrote)."""
+        own = self.written.get(server_id)
+        return own.after if own is not None else self._spread()
+
+    def _spread(self) -> UserData:
+        first = next(iter(self.written.values()))
+        return first.after
+
+    def changed_since(self, server_id: str, state: UserData) -> tuple[SyncField, ...]:
+        """The fields a user changed on a server since the cycle.
+
+        A written server is compared with what it confirmed then; another server
+        with what any written server confirmed (servers store some values their
+        own way: 10.8 dates a played item itself and keeps ratings as 10 or 1).
+        A change of a playback field keeps the whole playback unit.
+        """
+        own = self.written.get(server_id)
+        if own is not None:
+            moved = {f for f in own.fields if not fx.same(f, state, own.after)}
+        else:
+            moved = {
+                f
+                for f in self.fields
+                if not any(
+                    fx.same(f, state, w.after)
+                    for w in self.written.values()
+                    if f in w.fields
+                )
+            }
+        if moved & _PLAYBACK_UNIT:
+            moved |= _PLAYBACK_UNIT & set(self.fields)
+        return tuple(f for f in self.fields if f in moved)
 
 
 def _is_default(data: UserData | None) -> bool:
@@ -1202,13 +1246,14 @@ class SyncEngine:
             return
         # The agreed states before the cycle, of the items written to only.
         agreed_before: dict[tuple[str, str], UserData] = {}
-        for count, (user_key, identity, stored_key) in enumerate(
-            plan.outcomes.keys(), 1
-        ):
-            if count % self.options.yield_every == 0:
+        first: set[tuple[str, str]] = set()
+        for count, (user_key, identity, stored_key) in enumerate(plan.outcomes.keys()):
+            if (count + 1) % self.options.yield_every == 0:
                 await asyncio.sleep(0)
             if (user_key, identity) not in written:
                 continue
+            if any(p.base is None for p in plan.outcomes[count].participants.values()):
+                first.add((user_key, identity))
             stored = self.baseline.users.get(user_key)
             entry = (
                 stored.items.get(stored_key)
@@ -1237,6 +1282,7 @@ class SyncEngine:
                         before=w.current,
                         after=after,
                         agreed_before=agreed_before[(w.user_key, w.identity)],
+                        first=(w.user_key, w.identity) in first,
                     )
                 )
             )
@@ -1289,16 +1335,18 @@ class SyncEngine:
         """Bring every server back to the values from before a cycle.
 
         The cycle is the newest recorded one by default. Every server holding the
-        item is restored, the one where the change started included: the servers
-        the cycle wrote get the value they had before, the others get that value
-        too where they still hold what the cycle spread. A value changed by a
-        user since the cycle is kept on that server (counted as ``kept``) and
-        reaches the others with the next cycle. The agreed state goes back to the
-        restored values, so the next cycle neither re-applies nor re-holds what
-        was undone. A server that is down (or a write that fails) keeps its last
-        confirmed state in the baseline, so the next cycle that reaches it
-        restores it (counted as ``waiting``). The cycle leaves the history: an
-        undo of the same ``cycle_id`` writes nothing the second time.
+        item returns to the agreed values from before the cycle, the one where the
+        change started included (for a change held and then approved, the values
+        the written servers had). A value changed by a user since the cycle is
+        kept on that server (counted as ``kept``) and reaches the others with the
+        next cycle. The agreed state goes back too, so the next cycle neither
+        re-applies nor re-holds what was undone. A server that is down (or a
+        write that fails) keeps what the cycle left as its confirmed state, so
+        the next cycle that reaches it restores it (counted as ``waiting``). An
+        item the cycle synced for the first time has no earlier agreed state:
+        each written server gets its own value back and the next cycle merges
+        them again. The cycle leaves the history: undoing the same ``cycle_id``
+        again writes nothing.
 
         Args:
             now: Time of the undo (report only).
@@ -1326,30 +1374,7 @@ class SyncEngine:
         report.cycle_id = cycle.cycle_id
         await self._prepare(report, full=False, index="targeted")
         items = await self._undo_targets(cycle)
-        current: dict[tuple[str, str], UserData] = {}
-        unreadable: set[tuple[str, str]] = set()
-        groups: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for undo_item in items:
-            for server_id, (user_id, item_id) in undo_item.members.items():
-                groups[(server_id, user_id)].add(item_id)
-
-        async def read(server_id: str, user_id: str, ids: set[str]) -> None:
-            server = self._servers.get(server_id)
-            if server is None or not server.ready:
-                unreadable.add((server_id, user_id))
-                return
-            try:
-                found = await self._fetch(server, user_id, ids)
-            except JellyfinError as err:
-                report.error(_error(server_id, "reading for undo", err))
-                unreadable.add((server_id, user_id))
-                return
-            for item_id, state in found.items():
-                current[(server_id, item_id)] = state
-
-        await asyncio.gather(
-            *(read(s, u, ids) for (s, u), ids in sorted(groups.items()))
-        )
+        current, unreadable = await self._undo_read(report, items)
         todo: list[PlannedWrite] = []
         settled: dict[tuple[str, str, str], UserData] = {}
         changed: dict[tuple[str, str, str], tuple[SyncField, ...]] = {}
@@ -1366,7 +1391,7 @@ class SyncEngine:
                     report.vanished += 1
                     continue
                 key = (server_id, undo_item.user_key, undo_item.identity)
-                kept = _changed_since(undo_item, state)
+                kept = undo_item.changed_since(server_id, state)
                 if kept:
                     entry.kept += 1
                     changed[key] = kept
@@ -1392,44 +1417,89 @@ class SyncEngine:
             else:
                 report.server(w.server_id).waiting += 1
         for undo_item in items:
-            user = self.baseline.user(undo_item.user_key)
-            stored = user.items.get(undo_item.identity) or BaselineEntry(fx.DEFAULT, {})
-            states = dict(stored.confirmed)
-            for server_id in undo_item.members:
-                key = (server_id, undo_item.user_key, undo_item.identity)
-                state = settled.get(key)
-                if state is not None:
-                    states[server_id] = state
-                if server_id not in states:
-                    # Not read or not written (down, failed): it holds what the
-                    # cycle left, so the next cycle that reaches it restores it.
-                    states[server_id] = fx.copy_fields(
-                        stored.agreed, undo_item.after, undo_item.fields
-                    )
-                newer = changed.get(key)
-                if newer is not None:
-                    # Compared with the restored values, a user's newer change
-                    # reads as a change of that server: the next cycle takes it
-                    # to every other server, whole.
-                    states[server_id] = fx.copy_fields(
-                        states[server_id], undo_item.restored, newer
-                    )
-            agreed = fx.copy_fields(stored.agreed, undo_item.restored, undo_item.fields)
-            restored = BaselineEntry(agreed, states)
-            if restored.is_default:
-                user.items.pop(undo_item.identity, None)
-            else:
-                user.items[undo_item.identity] = restored
+            self._undo_baseline(undo_item, settled, changed)
         del history[position]
         report.durations["total"] = time.monotonic() - started
         return report
+
+    async def _undo_read(
+        self, report: SyncReport, items: list[_UndoItem]
+    ) -> tuple[dict[tuple[str, str], UserData], set[tuple[str, str]]]:
+        """Current states of the items on every server.
+
+        Also the (server, user) pairs that could not be read.
+        """
+        current: dict[tuple[str, str], UserData] = {}
+        unreadable: set[tuple[str, str]] = set()
+        groups: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for undo_item in items:
+            for server_id, (user_id, item_id) in undo_item.members.items():
+                groups[(server_id, user_id)].add(item_id)
+
+        async def read(server_id: str, user_id: str, ids: set[str]) -> None:
+            server = self._servers.get(server_id)
+            if server is None or not server.ready:
+                unreadable.add((server_id, user_id))
+                return
+            try:
+                found = await self._fetch(server, user_id, ids)
+            except JellyfinError as err:
+                report.error(_error(server_id, "reading for undo", err))
+                unreadable.add((server_id, user_id))
+                return
+            for item_id, state in found.items():
+                current[(server_id, item_id)] = state
+
+        await asyncio.gather(
+            *(read(s, u, ids) for (s, u), ids in sorted(groups.items()))
+        )
+        return current, unreadable
+
+    def _undo_baseline(
+        self,
+        item: _UndoItem,
+        settled: Mapping[tuple[str, str, str], UserData],
+        changed: Mapping[tuple[str, str, str], tuple[SyncField, ...]],
+    ) -> None:
+        """The stored state of an undone item, so the next cycle is quiet.
+
+        Only the cycle's fields are touched. A settled server confirms what it
+        holds; one not reached confirms what the cycle left there (so the next
+        cycle that reaches it restores it); one a user changed since confirms
+        the restored values in the changed fields (so the change reads as one).
+        """
+        user = self.baseline.user(item.user_key)
+        if item.first:
+            # No earlier agreed state: the next cycle merges the servers again.
+            user.items.pop(item.identity, None)
+            return
+        stored = user.items.get(item.identity) or BaselineEntry(fx.DEFAULT, {})
+        states = dict(stored.confirmed)
+        for server_id in item.members:
+            key = (server_id, item.user_key, item.identity)
+            base = states.get(server_id, stored.agreed)
+            state = settled.get(key)
+            if state is not None:
+                states[server_id] = fx.copy_fields(base, state, item.fields)
+            else:
+                states[server_id] = fx.copy_fields(
+                    base, item.left(server_id), item.fields
+                )
+            newer = changed.get(key)
+            if newer:
+                states[server_id] = fx.copy_fields(states[server_id], item.group, newer)
+        agreed = fx.copy_fields(stored.agreed, item.group, item.fields)
+        restored = BaselineEntry(agreed, states)
+        if restored.is_default:
+            user.items.pop(item.identity, None)
+        else:
+            user.items[item.identity] = restored
 
     async def _undo_targets(self, cycle: HistoryCycle) -> list[_UndoItem]:
         """The items a cycle wrote, with every server that holds each of them.
 
         The servers the cycle wrote come from its history; the others (where the
-        change started) from the current match, for users every ready server
-        knows.
+        change started) from the current match.
         """
         per_item: dict[tuple[str, str], list[HistoryWrite]] = defaultdict(list)
         for w in cycle.writes:
@@ -1454,39 +1524,51 @@ class SyncEngine:
                 for server_id, item_id in match.items[index].members.items():
                     if server_id in user.ids and server_id not in members:
                         members[server_id] = (user.ids[server_id], item_id)
-            fields = tuple(
-                f for f in fx.FIELD_ORDER if any(f in w.fields for w in writes)
-            )
-            ranked = sorted(writes, key=lambda w: self.options.rank(w.server_id))
-            restored: dict[SyncField, Any] = {}
-            after: dict[SyncField, Any] = {}
-            for f in fields:
-                holders = [w for w in ranked if f in w.fields]
-                # The written servers' value before the cycle; when they differed,
-                # the highest-ranked one's (the agreed value may already be the
-                # cycle's, e.g. for a change held and then approved).
-                restored[f] = fx.get(holders[0].before, f)
-                after[f] = fx.get(holders[0].after, f)
-            stored = self.baseline.user(user_key).items.get(identity)
-            absent = tuple(
-                sid
-                for sid in sorted(stored.confirmed if stored is not None else ())
-                if sid not in members
-                and sid in self._servers
-                and not self._servers[sid].ready
-            )
-            found.append(
-                _UndoItem(
-                    user_key=user_key,
-                    identity=identity,
-                    fields=fields,
-                    restored=fx.with_values(fx.DEFAULT, restored),
-                    after=fx.with_values(fx.DEFAULT, after),
-                    members=members,
-                    absent=absent,
-                )
-            )
+            found.append(self._undo_item(user_key, identity, writes, members))
         return found
+
+    def _undo_item(
+        self,
+        user_key: str,
+        identity: str,
+        writes: list[HistoryWrite],
+        members: dict[str, tuple[str, str]],
+    ) -> _UndoItem:
+        """What goes back for one item (see :class:`_UndoItem`)."""
+        fields = tuple(f for f in fx.FIELD_ORDER if any(f in w.fields for w in writes))
+        ranked = sorted(writes, key=lambda w: self.options.rank(w.server_id))
+        group: dict[SyncField, Any] = {}
+        for f in fields:
+            holders = [w for w in ranked if f in w.fields]
+            agreed = holders[0].agreed_before
+            # The agreed value from before the cycle; when the cycle agreed on
+            # nothing new (a change held, then approved), what the written
+            # servers held before it.
+            if fx.same(f, agreed, holders[0].after):
+                group[f] = fx.get(holders[0].before, f)
+            else:
+                group[f] = fx.get(agreed, f)
+        stored = self.baseline.user(user_key).items.get(identity)
+        absent = tuple(
+            sid
+            for sid in sorted(stored.confirmed if stored is not None else ())
+            if sid not in members
+            and sid in self._servers
+            and not self._servers[sid].ready
+        )
+        return _UndoItem(
+            user_key=user_key,
+            identity=identity,
+            fields=fields,
+            written={
+                w.server_id: _Written(fields=w.fields, before=w.before, after=w.after)
+                for w in writes
+            },
+            group=fx.with_values(fx.DEFAULT, group),
+            first=any(w.first for w in writes),
+            members=members,
+            absent=absent,
+        )
 
     def _undo_write(
         self,
@@ -1498,20 +1580,32 @@ class SyncEngine:
     ) -> PlannedWrite | None:
         """The write that restores one server, if any.
 
-        Fields changed since the cycle (they differ from what it spread) are
-        kept, and so are fields the server may not be written.
+        Fields changed since the cycle are kept, and so are fields the server
+        may not be written.
         """
-        kept = _changed_since(item, state)
+        target = item.target(server_id)
+        if target is None:
+            return None
+        wanted, values = target
+        kept = item.changed_since(server_id, state)
+        caps = self._servers[server_id].capabilities
+        writable = set(caps.writable_fields if caps is not None else SyncField)
+        if caps is not None and not caps.set_numeric_rating:
+            # 10.8 takes likes, dislikes or none: the restored rating as one.
+            values = replace(values, rating=fx.likes_rating(values.rating))
+            if state.likes != values.likes:
+                writable.add(SyncField.RATING)
         fields = tuple(
             f
-            for f in item.fields
+            for f in wanted
             if f not in kept
+            and f in writable
             and self.options.direction(server_id, f).writes
-            and not fx.same(f, state, item.restored)
+            and not fx.same(f, state, values)
         )
         if not fields:
             return None
-        desired = fx.copy_fields(state, item.restored, fields)
+        desired = fx.copy_fields(state, values, fields)
         return PlannedWrite(
             server_id=server_id,
             user_key=item.user_key,
