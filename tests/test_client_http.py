@@ -1334,6 +1334,9 @@ async def test_libraries_and_views_per_version(
     ]
     (view,) = await client.get_views(USER)
     assert view.id == "f" * 32
+    # Hidden from "My Media" is not "cannot open": those libraries count too.
+    (call,) = server.calls("GET", f"/Users/{USER}/Views")
+    assert call.query["includeHidden"] == "true"
 
 
 @pytest.mark.parametrize(

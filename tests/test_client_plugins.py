@@ -64,7 +64,7 @@ def test_adding_keeps_every_other_destination_and_setting() -> None:
     assert original == before  # not modified in place
     assert updated["GenericOptions"][0] == theirs
     assert updated["SlackOptions"] == [{"WebhookName": "slack"}]
-    assert has_destination(updated, NAME, PATH)
+    assert has_destination(updated, PATH)
     # Idempotent: the same wish again needs no write.
     assert with_destination(updated, destination(NAME, URL, "t"), PATH) is None
 
@@ -80,24 +80,28 @@ def test_our_duplicates_become_one_and_a_new_address_replaces_the_old() -> None:
     assert ours["Future"] == 1  # what a newer plugin added is kept
 
 
-def test_a_destination_with_our_url_but_another_name_is_the_users() -> None:
+def test_a_manual_destination_for_the_group_becomes_ours() -> None:
+    """Recognised by the group's webhook path (its secret id), not its name."""
     manual = {"WebhookName": "Home Assistant sync", "WebhookUri": URL}
-    assert not has_destination(config(manual), NAME, PATH)
-    assert without_destination(config(manual), NAME, PATH) is None
+    assert has_destination(config(manual), PATH)
     updated = with_destination(config(manual), destination(NAME, URL, "t"), PATH)
     assert updated is not None
-    assert updated["GenericOptions"][0] == manual
-    assert len(updated["GenericOptions"]) == 2
+    (ours,) = updated["GenericOptions"]
+    assert ours["WebhookName"] == NAME
+    renamed = destination("Jellyfin Sync: New name (Home Assistant)", URL, "t")
+    again = with_destination(updated, renamed, PATH)
+    assert again is not None
+    assert [o["WebhookName"] for o in again["GenericOptions"]] == [
+        renamed["WebhookName"]
+    ]
 
 
 def test_removing_takes_only_ours() -> None:
     theirs = {"WebhookName": "Mine", "WebhookUri": "http://x/hook"}
-    updated = without_destination(
-        config(theirs, destination(NAME, URL, "t")), NAME, PATH
-    )
+    updated = without_destination(config(theirs, destination(NAME, URL, "t")), PATH)
     assert updated is not None
     assert updated["GenericOptions"] == [theirs]
-    assert without_destination(updated, NAME, PATH) is None
+    assert without_destination(updated, PATH) is None
 
 
 @pytest.mark.parametrize("bad", [[], {"GenericOptions": {}}, {"GenericOptions": "x"}])
@@ -129,11 +133,11 @@ async def test_client_reads_and_replaces_the_configuration(
         updated = with_destination(current, wanted, PATH)
         assert updated is not None
         await client.set_plugin_configuration(WEBHOOK_PLUGIN_ID, updated)
-        assert has_destination(server.webhook_config or {}, NAME, PATH)
+        assert has_destination(server.webhook_config or {}, PATH)
 
         server.faults.fail_route("POST", "/Plugins/{pluginId}/Configuration", 500)
         before = copy.deepcopy(server.webhook_config)
-        removed = without_destination(updated, NAME, PATH)
+        removed = without_destination(updated, PATH)
         assert removed is not None
         with pytest.raises(JellyfinServerError):
             await client.set_plugin_configuration(WEBHOOK_PLUGIN_ID, removed)

@@ -9,7 +9,7 @@ UserLibraryController.cs:660-684).
 """
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, Library, UserData
-from custom_components.jellyfin_sync.sync import SyncEngine, SyncOptions
+from custom_components.jellyfin_sync.sync import Baseline, SyncEngine, SyncOptions
 from custom_components.jellyfin_sync.sync.kinds import (
     ALL_TYPES,
     Kind,
@@ -432,3 +432,68 @@ async def test_kinds_left_out_are_not_listed() -> None:
 
     listed = {t for entry in a.log if entry[0] == "items" for t in entry[2]}
     assert listed == {"Movie"}
+
+
+async def test_a_kind_that_comes_into_scope_is_combined_like_a_first_sync() -> None:
+    """Plays made before a kind was synced do not add up: nothing agreed on them."""
+    a, b = pair()
+    tracks = [
+        add(
+            s,
+            type="Audio",
+            path=f"/{t}/music/Song.flac",
+            name="Song",
+            provider_ids={"musicbrainztrack": "trk-1"},
+        )
+        for s, t in ((a, "a"), (b, "b"))
+    ]
+    films = [
+        s.add_movie(f"/{t}/m/F.mkv", ids={"imdb": "tt1"})
+        for s, t in ((a, "a"), (b, "b"))
+    ]
+    sync = engine(a, b, item_types=types_of([Kind.FILMS]))
+    await sync.run_cycle(now=a.clock.tick())
+    a.play("Alice", films[0].id)
+    for _ in range(3):
+        a.play("Alice", tracks[0].id)
+    for _ in range(5):
+        b.play("Alice", tracks[1].id)
+    await sync.run_cycle(now=a.clock.tick())
+    assert b.get("Alice", films[1].id).played
+    assert sync.baseline.users["alice"].scope == sync.options.scope_key
+
+    music = engine(a, b, item_types=types_of([Kind.FILMS, Kind.MUSIC]))
+    music.baseline = Baseline.from_dict(sync.baseline.to_dict())
+    report = await music.run_cycle(now=a.clock.tick())
+
+    assert report.ok, report.errors
+    # The first-sync rule: the highest count, not 3 + 5.
+    assert a.get("Alice", tracks[0].id).play_count == 5
+    assert b.get("Alice", tracks[1].id).play_count == 5
+    assert music.baseline.users["alice"].scope == music.options.scope_key
+    # Later plays of a synced track add up as usual.
+    a.play("Alice", tracks[0].id)
+    b.play("Alice", tracks[1].id)
+    await music.run_cycle(now=a.clock.tick())
+    assert a.get("Alice", tracks[0].id).play_count == 7
+
+
+async def test_a_webhook_for_a_kind_left_out_writes_nothing() -> None:
+    """The Webhook plugin reports every item type; a kind left out stays out."""
+    a, b = pair()
+    films = [
+        s.add_movie(f"/{t}/m/F.mkv", ids={"imdb": "tt1"})
+        for s, t in ((a, "a"), (b, "b"))
+    ]
+    sync = engine(a, b, item_types=types_of([Kind.SHOWS]))
+    await sync.run_cycle(now=a.clock.tick())
+    b.favorite("Alice", films[1].id)
+    targets = {b.server_id: [(b.user_id("Alice"), films[1].id)]}
+    await sync.run_cycle(now=a.clock.tick(), targets=targets)
+    a.play("Alice", films[0].id)
+    targets = {a.server_id: [(a.user_id("Alice"), films[0].id)]}
+    report = await sync.run_cycle(now=a.clock.tick(), targets=targets)
+
+    assert report.writes_planned == 0
+    assert not a.get("Alice", films[0].id).is_favorite
+    assert not b.get("Alice", films[1].id).played

@@ -84,12 +84,16 @@ async def async_remove_entry(
 ) -> None:
     """A group is deleted: its stored state, and its destination on the servers."""
     await JellyfinSyncCoordinator.async_remove_store(hass, entry)
-    if entry.options.get(CONF_INSTANT_SYNC):
-        clients = {
-            server[CONF_SERVER_ID]: client_for(hass, server, retries=0)
-            for server in entry.data[CONF_SERVERS]
-        }
-        await async_remove_from_servers(hass, entry, clients)
+    clients = {
+        server[CONF_SERVER_ID]: client_for(hass, server, retries=0)
+        for server in entry.data[CONF_SERVERS]
+    }
+    # Also with the option off: a server that was down when it was turned off
+    # may still hold the destination. Only with it on is a server that does not
+    # answer reported (with it off there is most likely nothing to remove).
+    await async_remove_from_servers(
+        hass, entry, clients, report=bool(entry.options.get(CONF_INSTANT_SYNC))
+    )
 
 
 def _remove_stale_devices(hass: HomeAssistant, entry: JellyfinSyncConfigEntry) -> None:

@@ -274,12 +274,12 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}"
         ).async_remove()
 
-    @callback
     async def instant_apply(self) -> None:
         """Set up (or remove) instant sync on the servers not done yet."""
         if self.instant is not None:
             await self.instant.async_apply()
 
+    @callback
     def async_clear_issues(self) -> None:
         """Remove this group's repair issues (the group was unloaded)."""
         ir.async_delete_issue(
@@ -416,8 +416,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         """Write back what a cycle overwrote: ``cycle_id``, else the newest sync.
 
         Idempotent: once a cycle is undone, undoing it again (by id, or without an
-        id while no newer sync ran) writes nothing and says so. An undo that could
-        not write everything keeps the cycle, so calling it again retries the rest.
+        id while no newer sync ran) writes nothing and says so. What a server that
+        is down (or a failed write) did not get back, the next cycle that reaches
+        it restores; the response counts it as ``waiting``.
 
         Raises:
             ServiceValidationError: there is no applied cycle to undo, or

@@ -1,9 +1,9 @@
 """Instant sync in one click: Home Assistant configures the Jellyfin Webhook plugin.
 
 With the group's *Set up instant sync on the servers* option, every server that has
-the Webhook plugin gets one Generic destination of ours (recognised by its name and
-the group's webhook URL), sending user-data saves of every item type to the group's
-webhook. Nothing else in the plugin's configuration is touched, and a configuration
+the Webhook plugin gets one Generic destination of ours (recognised by the group's
+webhook URL, which holds its secret id), sending user-data saves of every item type
+to the group's webhook. Nothing else in the plugin's configuration is touched, and a configuration
 that holds our destination already is not written again.
 
 * A server without the plugin gets a repair issue saying how to install it; each
@@ -50,7 +50,6 @@ from .jellyfin.plugins import (
     WEBHOOK_PLUGIN_ID,
     Plugin,
     destination,
-    has_destination,
     with_destination,
     without_destination,
 )
@@ -221,7 +220,7 @@ class InstantSync:
             self.hass, DOMAIN, self._issue(ISSUE_PLUGIN_MISSING, server_id)
         )
         try:
-            await remove_destination(client, self._entry.title, self._path)
+            await remove_destination(client, self._path)
         except JellyfinError as err:
             self._failed(server, err)
             return
@@ -239,7 +238,10 @@ class InstantSync:
                 err,
             )
         self.error[server_id] = f"{type(err).__name__}: {err}"
-        self.status[server_id] = InstantStatus.ERROR
+        # With the option off only a clean-up failed: the feature stays "off".
+        self.status[server_id] = (
+            InstantStatus.ERROR if self.enabled else InstantStatus.OFF
+        )
 
     @staticmethod
     async def _running_plugin(client: JellyfinClient) -> Plugin | None:
@@ -293,13 +295,13 @@ class InstantSync:
             )
 
 
-async def remove_destination(client: JellyfinClient, title: str, path: str) -> bool:
+async def remove_destination(client: JellyfinClient, path: str) -> bool:
     """Remove our destination from a server's plugin; whether one was removed."""
     try:
         config = await client.get_plugin_configuration(WEBHOOK_PLUGIN_ID)
     except JellyfinNotFoundError:
         return False  # no plugin, nothing of ours
-    updated = without_destination(config, destination_name(title), path)
+    updated = without_destination(config, path)
     if updated is None:
         return False
     await client.set_plugin_configuration(WEBHOOK_PLUGIN_ID, updated)
@@ -310,10 +312,13 @@ async def async_remove_from_servers(
     hass: HomeAssistant,
     entry: "JellyfinSyncConfigEntry",
     clients: dict[str, JellyfinClient],
+    *,
+    report: bool = True,
 ) -> None:
     """A group is deleted: remove our destination from every server that answers.
 
-    A server that does not answer gets a repair issue naming what was left behind.
+    With ``report``, a server that does not answer gets a repair issue naming
+    what was left behind.
     """
     path = webhook.async_generate_path(entry.data.get("webhook_id", ""))
     for server in entry.data[CONF_SERVERS]:
@@ -321,8 +326,10 @@ async def async_remove_from_servers(
         if client is None:
             continue
         try:
-            await remove_destination(client, entry.title, path)
+            await remove_destination(client, path)
         except JellyfinError as err:
+            if not report:
+                continue
             LOGGER.warning(
                 "Could not remove instant sync from Jellyfin server %s: %s",
                 server[CONF_NAME],
@@ -341,10 +348,3 @@ async def async_remove_from_servers(
                     "destination": destination_name(entry.title),
                 },
             )
-
-
-def has_ours(config: dict[str, Any], title: str, webhook_id: str) -> bool:
-    """Whether a plugin configuration holds the group's destination (tests, UI)."""
-    return has_destination(
-        config, destination_name(title), webhook.async_generate_path(webhook_id)
-    )

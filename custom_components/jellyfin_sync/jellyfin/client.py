@@ -607,10 +607,13 @@ class JellyfinClient:
         unauthorised, so listings per library keep to these.
         """
         _check_id(user_id, "user id")
+        # Libraries the user hid from "My Media" are still theirs to open.
+        query = {"includeHidden": "true"}
         if (await self._capabilities()).generic_user_data:
-            path, query = "/UserViews", {"userId": user_id}
+            path = "/UserViews"
+            query["userId"] = user_id
         else:
-            path, query = f"/Users/{user_id}/Views", {}
+            path = f"/Users/{user_id}/Views"
         data = await self._request("GET", path, params=query)
         entries, _ = self._page_entries(data, f"GET {path}")
         return [self._parse(Library.from_json, e, f"GET {path}") for e in entries]

@@ -6,8 +6,10 @@ names in PascalCase). Everything we do not own is kept as it came: other
 destinations, other destination kinds, the server URL, and properties a newer
 plugin release may add.
 
-Our destination is recognised by both its name and its URL path (which holds the
-group's webhook id), so a destination a user made by hand is never touched.
+Our destination is recognised by its URL path, which holds the group's secret
+webhook id: a destination a user made by hand for the same group (the manual
+set-up) becomes ours, any other is never touched, and renaming the group does not
+leave an old one behind.
 """
 
 import base64
@@ -82,14 +84,12 @@ class Plugin:
         return self.status == "Active"
 
 
-def _ours(option: object, name: str, webhook_path: str) -> bool:
+def _ours(option: object, webhook_path: str) -> bool:
     if not isinstance(option, Mapping):
         return False
     uri = option.get("WebhookUri")
-    return (
-        option.get("WebhookName") == name
-        and isinstance(uri, str)
-        and uri.split("?", 1)[0].rstrip("/").endswith(webhook_path)
+    return isinstance(uri, str) and uri.split("?", 1)[0].rstrip("/").endswith(
+        webhook_path
     )
 
 
@@ -132,16 +132,15 @@ def with_destination(
     Raises:
         JellyfinResponseError: the configuration is not the plugin's.
     """
-    name = str(wanted["WebhookName"])
     options = _generic(config)
-    ours = [o for o in options if _ours(o, name, webhook_path)]
+    ours = [o for o in options if _ours(o, webhook_path)]
     if len(ours) == 1 and all(ours[0].get(k) == v for k, v in wanted.items()):
         return None
     updated = copy.deepcopy(dict(config))
     kept: list[Any] = []
     placed = False
     for option in updated.get(_GENERIC) or []:
-        if _ours(option, name, webhook_path):
+        if _ours(option, webhook_path):
             if not placed:
                 # Keep what a newer plugin release added to it.
                 kept.append({**option, **wanted})
@@ -155,21 +154,21 @@ def with_destination(
 
 
 def without_destination(
-    config: Mapping[str, Any], name: str, webhook_path: str
+    config: Mapping[str, Any], webhook_path: str
 ) -> dict[str, Any] | None:
     """``config`` without our destinations; ``None`` when it has none."""
     options = _generic(config)
-    if not any(_ours(o, name, webhook_path) for o in options):
+    if not any(_ours(o, webhook_path) for o in options):
         return None
     updated = copy.deepcopy(dict(config))
-    updated[_GENERIC] = [o for o in options if not _ours(o, name, webhook_path)]
+    updated[_GENERIC] = [o for o in options if not _ours(o, webhook_path)]
     return updated
 
 
-def has_destination(config: Mapping[str, Any], name: str, webhook_path: str) -> bool:
+def has_destination(config: Mapping[str, Any], webhook_path: str) -> bool:
     """Whether ``config`` holds one of our destinations, switched on."""
     return any(
-        _ours(o, name, webhook_path) and o.get("EnableWebhook", True) is not False
+        _ours(o, webhook_path) and o.get("EnableWebhook", True) is not False
         for o in _generic(config)
     )
 

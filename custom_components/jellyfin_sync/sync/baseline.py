@@ -159,6 +159,10 @@ class UserBaseline:
     servers: set[str] = field(default_factory=set)
     """Servers that were read completely for this user at least once."""
     items: EntryTable = field(default_factory=EntryTable)
+    scope: str | None = None
+    """The item kinds and libraries of the last complete cycle
+    (``SyncOptions.scope_key``). Items that came into scope since have no
+    earlier state: they are combined like a first sync, not as changes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -433,6 +437,8 @@ class Baseline:
                 "synced": [index[s] for s in sorted(user.servers)],
                 "items": items,
             }
+            if user.scope is not None:
+                users[user_key]["scope"] = user.scope
         out: dict[str, Any] = {
             "version": BASELINE_VERSION,
             "users": users,
@@ -467,6 +473,8 @@ class Baseline:
             for user_key, raw_user in migrated["users"].items():
                 table = [str(s) for s in raw_user["servers"]]
                 user = UserBaseline(servers={table[i] for i in raw_user["synced"]})
+                scope = raw_user.get("scope")
+                user.scope = str(scope) if scope is not None else None
                 for identity, raw in raw_user["items"].items():
                     agreed = fx.load(raw["a"])
                     confirmed: dict[str, UserData] = {}

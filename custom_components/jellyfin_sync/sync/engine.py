@@ -52,7 +52,15 @@ from .baseline import (
     HistoryWrite,
 )
 from .client import ServerClient
-from .kinds import Scope, needs_libraries, own_data, own_fields, scopes
+from .kinds import (
+    LIBRARY_ONLY_TYPES,
+    LibraryMode,
+    Scope,
+    needs_libraries,
+    own_data,
+    own_fields,
+    scopes,
+)
 from .matching import (
     IndexEntry,
     ItemMatch,
@@ -659,9 +667,25 @@ class SyncEngine:
         trusted = trusted_providers(item.type, self.options)
         return index_entry(item, trusted, with_path=bool(roots), roots=roots)
 
-    def _learn(self, server: _Server, item: Item) -> None:
-        """Add or update an index entry from an item read with identity fields."""
-        if server.index is None:
+    def _learnable(self, item_type: str) -> bool:
+        """Whether an item read by id may join the index.
+
+        Only a synced type that the server-wide listing reads: a chosen library
+        or a home video can only be told from the listings, which are scoped.
+        """
+        return (
+            item_type in self.options.item_types
+            and item_type not in LIBRARY_ONLY_TYPES
+            and self.options.libraries.mode is LibraryMode.ALL
+        )
+
+    def _learn(self, server: _Server, item: Item, *, scoped: bool = False) -> None:
+        """Add or update an index entry from an item read with identity fields.
+
+        Items read by id outside the chosen kinds and libraries are not learned
+        (a webhook reports every item type).
+        """
+        if server.index is None or not (scoped or self._learnable(item.type)):
             return
         known = self._slim(server.server_id, item)
         if server.index.get(item.id) != known:
@@ -708,7 +732,8 @@ class SyncEngine:
                 if not everything:
                     await self._sweep_dated(server, user_id, scope, keep)
         if unknown:
-            found.update(await self._fetch(server, user_id, unknown))
+            # Found by the scoped listings: in scope, whatever their type.
+            found.update(await self._fetch(server, user_id, unknown, scoped=True))
         await self._overlay_versions(server, user_id, found, user_scopes)
         return found
 
@@ -801,7 +826,12 @@ class SyncEngine:
         return None
 
     async def _fetch(
-        self, server: _Server, user_id: str, ids: Collection[str]
+        self,
+        server: _Server,
+        user_id: str,
+        ids: Collection[str],
+        *,
+        scoped: bool = False,
     ) -> fx.StateTable:
         """Current data of some items; ids missing from the result vanished."""
         found = fx.StateTable()
@@ -812,7 +842,7 @@ class SyncEngine:
                 for item in await server.client.get_items(
                     user_id, batch, fields=ITEM_FIELDS
                 ):
-                    self._learn(server, item)
+                    self._learn(server, item, scoped=scoped)
                     found[item.id] = _own(item)
         return found
 
@@ -1028,6 +1058,10 @@ class SyncEngine:
                 if match.member(server_id, item_id) is None:
                     unknown.append((server, user_id, item_id))
                 wanted[user.key].add((server_id, item_id))
+        if self.options.libraries.mode is not LibraryMode.ALL:
+            # An item the scoped listings do not know may be in a library left
+            # out: it is not read; the next cycle's listings find it if it is in.
+            unknown = []
         for server, user_id, item_id in unknown:
             try:
                 found = await self._fetch(server, user_id, [item_id])

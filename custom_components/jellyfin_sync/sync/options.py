@@ -173,6 +173,20 @@ class SyncOptions:
     budget after each (see ``engine.STEP_BUDGET``), other loops yield to the event
     loop."""
 
+    @property
+    def scope_key(self) -> str:
+        """The item kinds and libraries synced, as one comparable string."""
+        choice = self.libraries
+        same = sorted("=".join(sorted(group)) for group in choice.same)
+        return "|".join(
+            (
+                ",".join(sorted(self.item_types)),
+                choice.mode.value,
+                ",".join(sorted(choice.names)),
+                ";".join(same),
+            )
+        )
+
     def server(self, server_id: str) -> ServerOptions:
         """Options of one server (defaults when not configured)."""
         return self.servers.get(server_id) or _DEFAULT_SERVER

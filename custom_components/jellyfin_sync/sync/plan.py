@@ -273,6 +273,9 @@ class SyncPlan:
     guard: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     """``(user, server)`` -> (resets, items with data) where the guard tripped."""
     readable: dict[str, frozenset[str]] = field(default_factory=dict)
+    scoped: set[str] = field(default_factory=set)
+    """Users read completely on every server: their scope is now the options'."""
+    scope_key: str = ""
     """User -> servers read completely (full cycles only)."""
     waiting: list[str] = field(default_factory=list)
     """Users whose first sync waits for the unreadable source-of-truth server."""
@@ -402,13 +405,17 @@ def plan_steps(
     approve_held: bool = False,
 ) -> Steps[SyncPlan]:
     """Plan a cycle (step generator; see :func:`build_plan` for the arguments)."""
-    plan = SyncPlan()
+    plan = SyncPlan(scope_key=options.scope_key)
     count = 0
     for snapshot in sorted(snapshots, key=lambda s: s.user.key):
         user = snapshot.user
         stored = baseline.users.get(user.key)
         stored_items = stored.items if stored is not None else {}
         synced = stored.servers if stored is not None else set()
+        if stored is None or stored.scope != options.scope_key:
+            # Kinds or libraries came into scope: their items have no earlier
+            # state anywhere (a first sync for them, not changes from nothing).
+            synced = set()
         source = options.source_server
         if (
             options.first_sync is FirstSyncPolicy.SOURCE
@@ -421,6 +428,8 @@ def plan_steps(
             continue
         if snapshot.scope is None:
             plan.readable[user.key] = snapshot.readable
+            if snapshot.readable >= set(user.ids):
+                plan.scoped.add(user.key)
         indexes, stored_key = yield from _interesting(snapshot, match, stored_items)
         user_writes: list[PlannedWrite] = []
         for index in indexes:
@@ -576,6 +585,8 @@ def advance_steps(
     """:func:`advance_baseline` as a step generator."""
     for user_key, readable in plan.readable.items():
         baseline.user(user_key).servers.update(readable)
+    for user_key in plan.scoped:
+        baseline.user(user_key).scope = plan.scope_key
     for count, outcome in enumerate(plan.outcomes, 1):
         if count % STEP_ITEMS == 0:
             yield
