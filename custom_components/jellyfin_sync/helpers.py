@@ -12,7 +12,6 @@ from aiohttp import ClientSSLError
 from homeassistant.const import CONF_API_KEY, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from yarl import URL
 
 from .const import (
     CLIENT_RETRIES,
@@ -22,6 +21,7 @@ from .const import (
     REQUEST_TIMEOUT,
 )
 from .jellyfin import JellyfinClient
+from .jellyfin.client import InvalidUrlError, parse_server_url
 from .jellyfin.exceptions import (
     JellyfinAuthError,
     JellyfinConnectionError,
@@ -46,42 +46,17 @@ class ServerCheckError(Exception):
 def normalize_url(raw: str) -> str:
     """Return a canonical server URL or raise ``ServerCheckError``.
 
-    Accepts ``http``/``https`` URLs with a host and an optional base path (reverse
-    proxies); refuses other schemes, user names or passwords in the URL (keys
-    belong in the API key field), queries and fragments.
+    The client's :func:`~.jellyfin.client.parse_server_url`, strict: ``http``/
+    ``https`` with a host and an optional base path (reverse proxies); no user name
+    or password (keys belong in the API key field), no query, no fragment.
 
-    >>> normalize_url(" HTTP://Media.LAN:8096/jellyfin/ ")
-    'http://media.lan:8096/jellyfin'
     >>> normalize_url("192.168.1.10:8096")
     'http://192.168.1.10:8096'
     """
-    text = raw.strip()
-    if not text:
-        raise ServerCheckError("invalid_url")
-    if "://" not in text:
-        text = f"http://{text}"
     try:
-        url = URL(text)
-        host = url.host
-    except (ValueError, TypeError) as err:
-        raise ServerCheckError("invalid_url") from err
-    if url.scheme.lower() not in ("http", "https"):
-        raise ServerCheckError("invalid_scheme")
-    if url.user is not None or url.password is not None:
-        raise ServerCheckError("url_has_credentials")
-    if not host or url.query_string or url.fragment:
-        raise ServerCheckError("invalid_url")
-    try:
-        return str(
-            URL.build(
-                scheme=url.scheme.lower(),
-                host=host.lower(),
-                port=url.explicit_port,
-                path=url.path.rstrip("/"),
-            )
-        )
-    except ValueError as err:
-        raise ServerCheckError("invalid_url") from err
+        return parse_server_url(raw, strict=True)
+    except InvalidUrlError as err:
+        raise ServerCheckError(err.reason) from err
 
 
 def is_ssl_error(err: BaseException) -> bool:

@@ -46,7 +46,7 @@ from .const import (
     WEBHOOK_NAME,
 )
 from .jellyfin.exceptions import JellyfinError
-from .jellyfin.models import SyncField, UserData
+from .jellyfin.models import SyncField, UserData, normalize_id
 from .sync import fields as fx
 from .sync.kinds import own_data
 
@@ -112,7 +112,7 @@ def _guid(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str):
         raise WebhookRejectedError(f"{name} is missing")
-    normalized = value.strip().replace("-", "").lower()
+    normalized = normalize_id(value.strip())
     if not _GUID.fullmatch(normalized):
         raise WebhookRejectedError(f"{name} is not a Jellyfin id")
     return normalized

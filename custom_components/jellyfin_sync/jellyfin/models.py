@@ -98,6 +98,15 @@ class Capabilities:
 _FRACTION = re.compile(r"\.(\d+)")
 
 
+def normalize_id(raw: str) -> str:
+    """A Jellyfin id (Guid, dashed or not, any case) in the "N" form.
+
+    >>> normalize_id("71552A5A-5C5C-4350-A2AE-EBE451A30173")
+    '71552a5a5c5c4350a2aeebe451a30173'
+    """
+    return raw.replace("-", "").lower()
+
+
 def parse_datetime(value: object) -> datetime | None:
     """Parse a Jellyfin date into an aware UTC datetime (``None`` stays ``None``).
 
@@ -190,7 +199,7 @@ class ServerInfo:
         if not server_id or not version:
             raise JellyfinResponseError("server info without Id or Version")
         return cls(
-            id=server_id.replace("-", "").lower(),
+            id=normalize_id(server_id),
             name=_get(obj, "ServerName", str) or "",
             version=version,
             product_name=product,
@@ -218,7 +227,7 @@ class User:
         policy = _mapping(policy, "user policy")
         user_id = _get(obj, "Id", str, required=True)
         return cls(
-            id=user_id.replace("-", "").lower(),
+            id=normalize_id(user_id),
             name=_get(obj, "Name", str, required=True),
             is_administrator=bool(_get(policy, "IsAdministrator", bool)),
             is_disabled=bool(_get(policy, "IsDisabled", bool)),
@@ -246,7 +255,7 @@ class Library:
             raise JellyfinResponseError("library without ItemId")
         kind = _get(obj, "CollectionType", str)
         return cls(
-            id=raw_id.replace("-", "").lower(),
+            id=normalize_id(raw_id),
             name=_get(obj, "Name", str) or "",
             collection_type=kind.lower() if kind else None,
         )
@@ -344,13 +353,13 @@ class Item:
         user_data = obj.get("UserData")
         series_id = _get(obj, "SeriesId", str)
         return cls(
-            id=_get(obj, "Id", str, required=True).replace("-", "").lower(),
+            id=normalize_id(_get(obj, "Id", str, required=True)),
             type=_get(obj, "Type", str, required=True),
             name=_get(obj, "Name", str) or "",
             provider_ids=provider_ids,
             path=_get(obj, "Path", str),
             production_year=_get(obj, "ProductionYear", int),
-            series_id=series_id.replace("-", "").lower() if series_id else None,
+            series_id=normalize_id(series_id) if series_id else None,
             series_name=_get(obj, "SeriesName", str),
             season_number=_get(obj, "ParentIndexNumber", int),
             episode_number=_get(obj, "IndexNumber", int),
@@ -383,5 +392,5 @@ def _source_ids(raw: object) -> tuple[str, ...]:
         if isinstance(source, Mapping):
             value = source.get("Id")
             if isinstance(value, str) and value:
-                ids.append(value.replace("-", "").lower())
+                ids.append(normalize_id(value))
     return tuple(dict.fromkeys(ids))

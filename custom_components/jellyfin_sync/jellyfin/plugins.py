@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from .exceptions import JellyfinResponseError
+from .models import normalize_id
 
 #: The Webhook plugin (``jellyfin/jellyfin-plugin-webhook`` ``build.yaml``).
 WEBHOOK_PLUGIN_ID = "71552a5a5c5c4350a2aeebe451a30173"
@@ -66,7 +67,7 @@ class Plugin:
         if not isinstance(raw_id, str) or not raw_id:
             raise JellyfinResponseError("plugin without Id")
         return cls(
-            id=raw_id.replace("-", "").lower(),
+            id=normalize_id(raw_id),
             name=str(data.get("Name") or ""),
             version=str(data.get("Version") or ""),
             status=str(data.get("Status") or ""),

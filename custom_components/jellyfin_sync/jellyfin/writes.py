@@ -25,6 +25,7 @@ from typing import Any
 
 from .exceptions import JellyfinUnsupportedError
 from .models import Capabilities, SyncField, UserData, format_datetime
+from .userdata import copy_fields, dates_match, get, likes_rating, same
 
 #: Fields that 10.8's played/unplayed toggles change together.
 PLAYED_GROUP = frozenset(
@@ -85,52 +86,6 @@ class WritePlan:
     fields: frozenset[SyncField]
 
 
-def field_value(data: UserData, sync_field: SyncField) -> object:
-    """Return the value of one sync field of a user-data record."""
-    match sync_field:
-        case SyncField.PLAYED:
-            return data.played
-        case SyncField.PLAY_COUNT:
-            return data.play_count
-        case SyncField.POSITION:
-            return data.playback_position_ticks
-        case SyncField.LAST_PLAYED:
-            return data.last_played_date
-        case SyncField.FAVORITE:
-            return data.is_favorite
-        case SyncField.RATING:
-            return data.rating
-
-
-def with_fields(
-    base: UserData, source: UserData, fields: Iterable[SyncField]
-) -> UserData:
-    """Return ``base`` with the values of ``fields`` taken from ``source``."""
-    changes: dict[str, Any] = {}
-    for sync_field in fields:
-        match sync_field:
-            case SyncField.PLAYED:
-                changes["played"] = source.played
-            case SyncField.PLAY_COUNT:
-                changes["play_count"] = source.play_count
-            case SyncField.POSITION:
-                changes["playback_position_ticks"] = source.playback_position_ticks
-            case SyncField.LAST_PLAYED:
-                changes["last_played_date"] = source.last_played_date
-            case SyncField.FAVORITE:
-                changes["is_favorite"] = source.is_favorite
-            case SyncField.RATING:
-                changes["rating"] = source.rating
-    return replace(base, **changes)
-
-
-def likes_rating(rating: float | None) -> float | None:
-    """Return the rating 10.8's likes route stores for a wanted rating (10, 1, None)."""
-    if rating is None:
-        return None
-    return 10.0 if UserData(rating=rating).likes else 1.0
-
-
 def values_match(
     sync_field: SyncField,
     actual: UserData,
@@ -145,12 +100,7 @@ def values_match(
     """
     if sync_field is SyncField.RATING and likes_only:
         return actual.likes == expected.likes
-    if sync_field is SyncField.LAST_PLAYED:
-        got, want = actual.last_played_date, expected.last_played_date
-        if got is None or want is None:
-            return got is want
-        return abs((got - want).total_seconds()) < 1.0
-    return field_value(actual, sync_field) == field_value(expected, sync_field)
+    return same(sync_field, actual, expected)
 
 
 def needs_current(
@@ -218,7 +168,7 @@ def _plan_title(
     or cleared) are then set right with one generic update. A played title without
     a date keeps the generic route: ``MarkPlayed`` always leaves a date.
     """
-    expected = with_fields(current, desired, fields)
+    expected = copy_fields(current, desired, fields)
     if desired.played:
         mark = WriteOp(kind=OpKind.MARK_PLAYED)
         after = replace(
@@ -238,9 +188,7 @@ def _plan_title(
         )
     rest = set(fields - {SyncField.PLAYED})
     for kept in (SyncField.PLAY_COUNT, SyncField.POSITION, SyncField.LAST_PLAYED):
-        if kept not in fields and field_value(after, kept) != field_value(
-            current, kept
-        ):
+        if kept not in fields and get(after, kept) != get(current, kept):
             rest.add(kept)  # a value the sync does not own: put it back
     follow = _plan_generic(expected, frozenset(rest), after)
     return WritePlan(ops=(mark, *follow.ops), expected=expected, fields=fields)
@@ -258,7 +206,7 @@ def _plan_generic(
     desired: UserData, fields: frozenset[SyncField], current: UserData | None
 ) -> WritePlan:
     base = current if current is not None else UserData()
-    expected = with_fields(base, desired, fields)
+    expected = copy_fields(base, desired, fields)
     if _unchanged(current, desired, fields):
         return WritePlan(ops=(), expected=expected, fields=fields)
     ops: list[WriteOp] = []
@@ -272,7 +220,7 @@ def _plan_generic(
             # MarkUnplayed zeroed these; write back the kept or wanted values
             # unless zero is what they should be.
             for reset in (SyncField.PLAYED, SyncField.PLAY_COUNT, SyncField.POSITION):
-                if field_value(expected, reset) == field_value(UserData(), reset):
+                if get(expected, reset) == get(UserData(), reset):
                     send.discard(reset)
                 else:
                     send.add(reset)
@@ -281,7 +229,7 @@ def _plan_generic(
         send.discard(SyncField.RATING)
     body: dict[str, Any] = {}
     for sync_field in sorted(send):
-        value = field_value(expected, sync_field)
+        value = get(expected, sync_field)
         if isinstance(value, datetime):
             value = format_datetime(value)
         body[WIRE_NAMES[sync_field]] = value
@@ -313,7 +261,7 @@ def _plan_legacy(
     ops: list[WriteOp] = []
     group = fields & PLAYED_GROUP
     base = current if current is not None else UserData()
-    expected = with_fields(base, desired, fields)
+    expected = copy_fields(base, desired, fields)
     if SyncField.RATING in fields:
         expected = replace(expected, rating=likes_rating(desired.rating))
     if group:
@@ -408,5 +356,5 @@ def _same(got: object, want: object, *, dates: bool) -> bool:
     if got is _NOW:
         return False
     if dates and isinstance(got, datetime) and isinstance(want, datetime):
-        return abs((got - want).total_seconds()) < 1.0
+        return dates_match(got, want)
     return got == want

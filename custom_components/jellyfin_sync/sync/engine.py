@@ -41,6 +41,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
     User,
     UserData,
     format_datetime,
+    normalize_id,
 )
 
 from . import fields as fx
@@ -1048,8 +1049,8 @@ class SyncEngine:
                 continue
             for raw_user, raw_item in sorted(targets[server_id]):
                 # Webhooks may send dashed or upper-case Guids; the client does not.
-                user_id = raw_user.replace("-", "").lower()
-                item_id = raw_item.replace("-", "").lower()
+                user_id = normalize_id(raw_user)
+                item_id = normalize_id(raw_item)
                 user = by_id.get((server_id, user_id))
                 if user is None:
                     continue

@@ -1,7 +1,6 @@
 """Field access, comparison and compact serialisation of :class:`UserData`."""
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,17 +11,34 @@ from custom_components.jellyfin_sync.jellyfin.models import (
     format_datetime,
     parse_datetime,
 )
+from custom_components.jellyfin_sync.jellyfin.userdata import (
+    copy_fields,
+    get,
+    is_reset,
+    likes_rating,
+    same,
+    with_values,
+)
+
+__all__ = [
+    "DEFAULT",
+    "FIELD_ORDER",
+    "PACKED_SIZE",
+    "StateTable",
+    "copy_fields",
+    "dump",
+    "get",
+    "is_reset",
+    "likes_rating",
+    "load",
+    "pack",
+    "same",
+    "unpack",
+    "unpack_at",
+    "with_values",
+]
 
 DEFAULT = UserData()
-
-_ATTR: Mapping[SyncField, str] = {
-    SyncField.PLAYED: "played",
-    SyncField.PLAY_COUNT: "play_count",
-    SyncField.POSITION: "playback_position_ticks",
-    SyncField.LAST_PLAYED: "last_played_date",
-    SyncField.FAVORITE: "is_favorite",
-    SyncField.RATING: "rating",
-}
 
 #: Short keys of the stored form, in field order.
 _SHORT: Mapping[SyncField, str] = {
@@ -135,68 +151,6 @@ class StateTable(MutableMapping[str, UserData]):
     def __repr__(self) -> str:
         """Like a dict of the states."""
         return f"StateTable({dict(self.items())!r})"
-
-
-def get(data: UserData, sync_field: SyncField) -> Any:
-    """Value of one field.
-
-    >>> get(UserData(play_count=3), SyncField.PLAY_COUNT)
-    3
-    """
-    return getattr(data, _ATTR[sync_field])
-
-
-def with_values(base: UserData, values: Mapping[SyncField, Any]) -> UserData:
-    """``base`` with some fields replaced."""
-    return replace(base, **{_ATTR[f]: v for f, v in values.items()})
-
-
-def copy_fields(
-    base: UserData, source: UserData, fields: Iterable[SyncField]
-) -> UserData:
-    """``base`` with ``fields`` taken from ``source``."""
-    return with_values(base, {f: get(source, f) for f in fields})
-
-
-def same(sync_field: SyncField, left: UserData, right: UserData) -> bool:
-    """Whether one field holds the same value (dates within one second).
-
-    Servers store dates at different precisions, so a date written and read back may
-    differ by a fraction of a second; treating that as a change would rewrite it
-    every cycle.
-    """
-    a = get(left, sync_field)
-    b = get(right, sync_field)
-    if sync_field is SyncField.LAST_PLAYED and a is not None and b is not None:
-        delta: float = abs((a - b).total_seconds())
-        return delta < 1.0
-    return bool(a == b)
-
-
-def is_reset(sync_field: SyncField, before: UserData, after: UserData) -> bool:
-    """Whether writing ``after`` over ``before`` un-watches, un-favourites or clears.
-
-    >>> is_reset(SyncField.PLAYED, UserData(played=True), UserData())
-    True
-    """
-    if sync_field is SyncField.PLAYED:
-        return before.played and not after.played
-    if sync_field is SyncField.FAVORITE:
-        return before.is_favorite and not after.is_favorite
-    if sync_field is SyncField.RATING:
-        return before.rating is not None and after.rating is None
-    return False
-
-
-def likes_rating(rating: float | None) -> float | None:
-    """The rating a likes-only server (10.8) stores for a wanted rating.
-
-    >>> likes_rating(7.0), likes_rating(3.0), likes_rating(None)
-    (10.0, 1.0, None)
-    """
-    if rating is None:
-        return None
-    return 10.0 if UserData(rating=rating).likes else 1.0
 
 
 def dump(data: UserData) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import posixpath
 import sys
 from typing import Any, cast
 
-from custom_components.jellyfin_sync.jellyfin.models import Item, User
+from custom_components.jellyfin_sync.jellyfin.models import Item, User, normalize_id
 
 from .options import MatchMethod, SyncOptions
 
@@ -230,7 +230,7 @@ class UserMatch:
 
 def _user_ref_matches(user: User, ref: str) -> bool:
     ref_norm = ref.strip()
-    return user.id == ref_norm.replace("-", "").lower() or (
+    return user.id == normalize_id(ref_norm) or (
         user.name.casefold() == ref_norm.casefold()
     )
 
@@ -242,7 +242,7 @@ def match_users(users: Mapping[str, Sequence[User]], options: SyncOptions) -> Us
     found on one server only has nothing to sync with and is skipped.
     """
     excluded = {e.casefold() for e in options.excluded_users} | {
-        e.replace("-", "").lower() for e in options.excluded_users
+        normalize_id(e) for e in options.excluded_users
     }
     skipped: list[str] = []
 
