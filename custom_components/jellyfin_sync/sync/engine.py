@@ -83,6 +83,7 @@ from .plan import (
     plan_steps,
 )
 from .report import SyncReport
+from .undo import UndoItem, make_undo_item, restore_baseline
 from .versions import Versions
 
 #: Filtered listings that find the items with user data a filter can isolate, the
@@ -155,91 +156,6 @@ class _Server:
     and ids in memory while it runs."""
     ready: bool = False
     semaphore: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
-
-
-#: Played, play count, position and date change together when someone plays: a
-#: newer change of one of them keeps them all on that server in an undo.
-_PLAYBACK_UNIT = frozenset(
-    {
-        SyncField.PLAYED,
-        SyncField.PLAY_COUNT,
-        SyncField.POSITION,
-        SyncField.LAST_PLAYED,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Written:
-    """What a cycle wrote to one server of an item."""
-
-    fields: tuple[SyncField, ...]
-    before: UserData
-    after: UserData
-
-
-@dataclass(frozen=True, slots=True)
-class _UndoItem:
-    """One item of an undone cycle: what goes back where."""
-
-    user_key: str
-    identity: str
-    fields: tuple[SyncField, ...]
-    """Every field the cycle wrote to the item, on any server."""
-    written: dict[str, _Written]
-    """Server id -> what the cycle wrote there."""
-    group: UserData
-    """The values from before the cycle (in :attr:`fields`): what every server
-    returns to, and the agreed state afterwards."""
-    first: bool
-    """The cycle was the item's first sync: there was no agreed state before it,
-    so each written server gets back its own value and the others keep theirs."""
-    members: dict[str, tuple[str, str]]
-    """Server id -> (user id, item id)."""
-    absent: tuple[str, ...] = ()
-    """Servers that hold the item but cannot be reached for it now (down): the
-    next cycle that reaches them restores them."""
-
-    def target(self, server_id: str) -> tuple[tuple[SyncField, ...], UserData] | None:
-        """The fields a server gets back and their values (``None``: nothing)."""
-        own = self.written.get(server_id)
-        if self.first:
-            return (own.fields, own.before) if own is not None else None
-        return self.fields, self.group
-
-    def left(self, server_id: str) -> UserData:
-        """What the cycle left on a server (for the fields it wrote)."""
-        own = self.written.get(server_id)
-        return own.after if own is not None else self._spread()
-
-    def _spread(self) -> UserData:
-        first = next(iter(self.written.values()))
-        return first.after
-
-    def changed_since(self, server_id: str, state: UserData) -> tuple[SyncField, ...]:
-        """The fields a user changed on a server since the cycle.
-
-        A written server is compared with what it confirmed then; another server
-        with what any written server confirmed (servers store some values their
-        own way: 10.8 dates a played item itself and keeps ratings as 10 or 1).
-        A change of a playback field keeps the whole playback unit.
-        """
-        own = self.written.get(server_id)
-        if own is not None:
-            moved = {f for f in own.fields if not fx.same(f, state, own.after)}
-        else:
-            moved = {
-                f
-                for f in self.fields
-                if not any(
-                    fx.same(f, state, w.after)
-                    for w in self.written.values()
-                    if f in w.fields
-                )
-            }
-        if moved & _PLAYBACK_UNIT:
-            moved |= _PLAYBACK_UNIT & set(self.fields)
-        return tuple(f for f in self.fields if f in moved)
 
 
 def _is_default(data: UserData | None) -> bool:
@@ -1452,13 +1368,13 @@ class SyncEngine:
             else:
                 report.server(w.server_id).waiting += 1
         for undo_item in items:
-            self._undo_baseline(undo_item, settled, changed)
+            restore_baseline(self.baseline, undo_item, settled, changed)
         del history[position]
         report.durations["total"] = time.monotonic() - started
         return report
 
     async def _undo_read(
-        self, report: SyncReport, items: list[_UndoItem]
+        self, report: SyncReport, items: list[UndoItem]
     ) -> tuple[dict[tuple[str, str], UserData], set[tuple[str, str]]]:
         """Current states of the items on every server.
 
@@ -1490,47 +1406,7 @@ class SyncEngine:
         )
         return current, unreadable
 
-    def _undo_baseline(
-        self,
-        item: _UndoItem,
-        settled: Mapping[tuple[str, str, str], UserData],
-        changed: Mapping[tuple[str, str, str], tuple[SyncField, ...]],
-    ) -> None:
-        """The stored state of an undone item, so the next cycle is quiet.
-
-        Only the cycle's fields are touched. A settled server confirms what it
-        holds; one not reached confirms what the cycle left there (so the next
-        cycle that reaches it restores it); one a user changed since confirms
-        the restored values in the changed fields (so the change reads as one).
-        """
-        user = self.baseline.user(item.user_key)
-        if item.first:
-            # No earlier agreed state: the next cycle merges the servers again.
-            user.items.pop(item.identity, None)
-            return
-        stored = user.items.get(item.identity) or BaselineEntry(fx.DEFAULT, {})
-        states = dict(stored.confirmed)
-        for server_id in item.members:
-            key = (server_id, item.user_key, item.identity)
-            base = states.get(server_id, stored.agreed)
-            state = settled.get(key)
-            if state is not None:
-                states[server_id] = fx.copy_fields(base, state, item.fields)
-            else:
-                states[server_id] = fx.copy_fields(
-                    base, item.left(server_id), item.fields
-                )
-            newer = changed.get(key)
-            if newer:
-                states[server_id] = fx.copy_fields(states[server_id], item.group, newer)
-        agreed = fx.copy_fields(stored.agreed, item.group, item.fields)
-        restored = BaselineEntry(agreed, states)
-        if restored.is_default:
-            user.items.pop(item.identity, None)
-        else:
-            user.items[item.identity] = restored
-
-    async def _undo_targets(self, cycle: HistoryCycle) -> list[_UndoItem]:
+    async def _undo_targets(self, cycle: HistoryCycle) -> list[UndoItem]:
         """The items a cycle wrote, with every server that holds each of them.
 
         The servers the cycle wrote come from its history; the others (where the
@@ -1550,7 +1426,7 @@ class SyncEngine:
             ).users
         }
         match = await self._matched() if ready else None
-        found: list[_UndoItem] = []
+        found: list[UndoItem] = []
         for (user_key, identity), writes in sorted(per_item.items()):
             members = {w.server_id: (w.user_id, w.item_id) for w in writes}
             user = users.get(user_key)
@@ -1559,55 +1435,22 @@ class SyncEngine:
                 for server_id, item_id in match.items[index].members.items():
                     if server_id in user.ids and server_id not in members:
                         members[server_id] = (user.ids[server_id], item_id)
-            found.append(self._undo_item(user_key, identity, writes, members))
+            stored = self.baseline.user(user_key).items.get(identity)
+            absent = tuple(
+                sid
+                for sid in sorted(stored.confirmed if stored is not None else ())
+                if sid not in members
+                and sid in self._servers
+                and not self._servers[sid].ready
+            )
+            found.append(
+                make_undo_item(writes, members, absent=absent, rank=self.options.rank)
+            )
         return found
-
-    def _undo_item(
-        self,
-        user_key: str,
-        identity: str,
-        writes: list[HistoryWrite],
-        members: dict[str, tuple[str, str]],
-    ) -> _UndoItem:
-        """What goes back for one item (see :class:`_UndoItem`)."""
-        fields = tuple(f for f in fx.FIELD_ORDER if any(f in w.fields for w in writes))
-        ranked = sorted(writes, key=lambda w: self.options.rank(w.server_id))
-        group: dict[SyncField, Any] = {}
-        for f in fields:
-            holders = [w for w in ranked if f in w.fields]
-            agreed = holders[0].agreed_before
-            # The agreed value from before the cycle; when the cycle agreed on
-            # nothing new (a change held, then approved), what the written
-            # servers held before it.
-            if fx.same(f, agreed, holders[0].after):
-                group[f] = fx.get(holders[0].before, f)
-            else:
-                group[f] = fx.get(agreed, f)
-        stored = self.baseline.user(user_key).items.get(identity)
-        absent = tuple(
-            sid
-            for sid in sorted(stored.confirmed if stored is not None else ())
-            if sid not in members
-            and sid in self._servers
-            and not self._servers[sid].ready
-        )
-        return _UndoItem(
-            user_key=user_key,
-            identity=identity,
-            fields=fields,
-            written={
-                w.server_id: _Written(fields=w.fields, before=w.before, after=w.after)
-                for w in writes
-            },
-            group=fx.with_values(fx.DEFAULT, group),
-            first=any(w.first for w in writes),
-            members=members,
-            absent=absent,
-        )
 
     def _undo_write(
         self,
-        item: _UndoItem,
+        item: UndoItem,
         server_id: str,
         user_id: str,
         item_id: str,
