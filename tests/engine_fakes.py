@@ -26,7 +26,6 @@ import uuid
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
     JellyfinConnectionError,
     JellyfinNotFoundError,
-    JellyfinUnsupportedError,
 )
 from custom_components.jellyfin_sync.jellyfin.models import (
     Capabilities,
@@ -36,6 +35,9 @@ from custom_components.jellyfin_sync.jellyfin.models import (
     SyncField,
     User,
     UserData,
+)
+from custom_components.jellyfin_sync.jellyfin.write_errors import (
+    JellyfinUnsupportedError,
 )
 from custom_components.jellyfin_sync.sync import fields as fx
 

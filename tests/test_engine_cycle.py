@@ -7,10 +7,12 @@ import pytest
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
     JellyfinConnectionError,
+)
+from custom_components.jellyfin_sync.jellyfin.models import SyncField, UserData
+from custom_components.jellyfin_sync.jellyfin.write_errors import (
     JellyfinUnsupportedError,
     JellyfinVerificationError,
 )
-from custom_components.jellyfin_sync.jellyfin.models import SyncField, UserData
 from custom_components.jellyfin_sync.sync import (
     Baseline,
     Direction,

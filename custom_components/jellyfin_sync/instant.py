@@ -18,13 +18,15 @@ that holds our destination already is not written again.
 :data:`~.const.INSTANT_ACTIVE_WINDOW`; a saved configuration alone is "waiting".
 """
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -55,8 +57,21 @@ from .jellyfin.plugins import (
 )
 from .webhook import WEBHOOK_TEMPLATE
 
-if TYPE_CHECKING:
-    from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
+
+class InstantHost(Protocol):
+    """What the set-up needs from its sync group (the coordinator)."""
+
+    @property
+    def config_entry(self) -> ConfigEntry[Any]:
+        """The group's entry (title, servers, webhook id)."""
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The group's options."""
+
+    @property
+    def clients(self) -> Mapping[str, JellyfinClient]:
+        """Server id -> client."""
 
 
 class InstantStatus(StrEnum):
@@ -97,7 +112,7 @@ class InstantSync:
     def __init__(
         self,
         hass: HomeAssistant,
-        coordinator: "JellyfinSyncCoordinator",
+        coordinator: InstantHost,
         webhook_id: str,
     ) -> None:
         """Bind to a group."""
@@ -113,7 +128,7 @@ class InstantSync:
         """Server id -> what went wrong (no secrets: client messages carry none)."""
 
     @property
-    def _entry(self) -> "JellyfinSyncConfigEntry":
+    def _entry(self) -> ConfigEntry[Any]:
         return self.coordinator.config_entry
 
     def note_call(self, server_id: str) -> None:
@@ -310,7 +325,7 @@ async def remove_destination(client: JellyfinClient, path: str) -> bool:
 
 async def async_remove_from_servers(
     hass: HomeAssistant,
-    entry: "JellyfinSyncConfigEntry",
+    entry: ConfigEntry[Any],
     clients: dict[str, JellyfinClient],
     *,
     report: bool = True,

@@ -20,15 +20,17 @@ any cycle. Polling keeps running at its interval and catches whatever a lost cal
 missed.
 """
 
+import asyncio
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from homeassistant.components import webhook
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError
 
@@ -45,13 +47,13 @@ from .const import (
     WEBHOOK_MAX_BODY,
     WEBHOOK_NAME,
 )
+from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import JellyfinError
-from .jellyfin.models import SyncField, UserData, normalize_id
+from .jellyfin.models import SyncField, User, UserData, normalize_id
 from .sync import fields as fx
 from .sync.kinds import own_data
 
 if TYPE_CHECKING:
-    from .coordinator import JellyfinSyncCoordinator
     from .sync.plan import PlannedWrite
 
 #: What users paste into the Webhook plugin's Generic destination ("Template").
@@ -248,13 +250,61 @@ def same_state(
     return all(fx.same(f, current, written) for f in fields)
 
 
+class CallListener(Protocol):
+    """Told of every accepted call (the instant-sync status)."""
+
+    def note_call(self, server_id: str) -> None:
+        """A call from a server was accepted."""
+
+
+class WebhookHost(Protocol):
+    """What the webhook needs from its sync group (the coordinator).
+
+    A narrow interface: the webhook parses, validates and debounces, then asks
+    the group for a targeted run; it never imports the coordinator.
+    """
+
+    @property
+    def config_entry(self) -> ConfigEntry[Any]:
+        """The group's entry (title, background tasks)."""
+
+    @property
+    def options(self) -> Mapping[str, Any]:
+        """The group's options."""
+
+    @property
+    def clients(self) -> Mapping[str, JellyfinClient]:
+        """Server id -> client."""
+
+    @property
+    def users(self) -> Mapping[str, list[User]]:
+        """Server id -> its users at the last check."""
+
+    @property
+    def recent_writes(self) -> "RecentWrites":
+        """The group's own recent writes (echo detection)."""
+
+    @property
+    def cycle_lock(self) -> asyncio.Lock:
+        """Held while a cycle runs."""
+
+    @property
+    def instant(self) -> CallListener | None:
+        """Instant-sync status, told of accepted calls."""
+
+    async def async_run_targeted_locked(
+        self, targets: Mapping[str, list[tuple[str, str]]]
+    ) -> dict[str, Any] | None:
+        """Run a targeted cycle (the caller holds :attr:`cycle_lock`)."""
+
+
 class WebhookSync:
     """The webhook of one sync group: receives calls, debounces, runs cycles."""
 
     def __init__(
         self,
         hass: HomeAssistant,
-        coordinator: "JellyfinSyncCoordinator",
+        coordinator: WebhookHost,
         webhook_id: str,
     ) -> None:
         """Bind to a group; call :meth:`async_register` to start receiving."""

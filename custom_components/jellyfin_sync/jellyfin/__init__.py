@@ -16,8 +16,6 @@ from .exceptions import (
     JellyfinServerError,
     JellyfinStartingError,
     JellyfinTimeoutError,
-    JellyfinUnsupportedError,
-    JellyfinVerificationError,
 )
 from .models import (
     MIN_SUPPORTED_VERSION,
@@ -31,6 +29,7 @@ from .models import (
     format_datetime,
     parse_datetime,
 )
+from .write_errors import JellyfinUnsupportedError, JellyfinVerificationError
 
 __all__ = [
     "CLIENT_VERSION",

@@ -99,8 +99,6 @@ from .exceptions import (
     JellyfinServerError,
     JellyfinStartingError,
     JellyfinTimeoutError,
-    JellyfinUnsupportedError,
-    JellyfinVerificationError,
 )
 from .models import (
     MIN_SUPPORTED_VERSION,
@@ -114,6 +112,7 @@ from .models import (
     format_datetime,
 )
 from .plugins import Plugin
+from .write_errors import JellyfinUnsupportedError, JellyfinVerificationError
 from .writes import OpKind, WriteOp, needs_current, plan_write, values_match
 
 #: 5xx statuses worth another try (a proxy or Jellyfin restarting).

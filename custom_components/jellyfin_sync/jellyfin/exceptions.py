@@ -8,13 +8,6 @@ new API key (authentication), skip an item (not found), or report a broken serve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from .models import SyncField, UserData
-
 
 class JellyfinError(Exception):
     """Base class of every error the client raises."""
@@ -60,39 +53,3 @@ class JellyfinRequestError(JellyfinError):
 
 class JellyfinResponseError(JellyfinError):
     """The answer is not what Jellyfin sends (not JSON, wrong shape, not Jellyfin)."""
-
-
-class JellyfinVerificationError(JellyfinError):
-    """A write was answered but reading the item back shows other values.
-
-    10.11.0-10.11.9 could write stale values back (jellyfin#14981); a concurrent
-    change by a player has the same effect. ``expected`` holds the values that were
-    asked for (only ``fields`` matter), ``actual`` what the server holds now.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        fields: Iterable[SyncField],
-        expected: UserData,
-        actual: UserData,
-    ) -> None:
-        """Keep the mismatching fields and both states for the caller."""
-        super().__init__(message)
-        self.fields = frozenset(fields)
-        self.expected = expected
-        self.actual = actual
-
-
-class JellyfinUnsupportedError(JellyfinError):
-    """The server's version cannot do what was asked (e.g. set a position on 10.8).
-
-    ``fields`` names the user-data fields that cannot reach the wanted value (empty
-    when the whole server version is unsupported), so a caller can drop just those.
-    """
-
-    def __init__(self, message: str, fields: Iterable[SyncField] = ()) -> None:
-        """Keep the fields that cannot be written."""
-        super().__init__(message)
-        self.fields = frozenset(fields)

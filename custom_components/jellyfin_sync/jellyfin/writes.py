@@ -23,9 +23,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .exceptions import JellyfinUnsupportedError
 from .models import Capabilities, SyncField, UserData, format_datetime
 from .userdata import copy_fields, dates_match, get, likes_rating, same
+from .write_errors import JellyfinUnsupportedError
 
 #: Fields that 10.8's played/unplayed toggles change together.
 PLAYED_GROUP = frozenset(

@@ -29,8 +29,6 @@ from custom_components.jellyfin_sync.jellyfin.exceptions import (
     JellyfinNotFoundError,
     JellyfinResponseError,
     JellyfinServerError,
-    JellyfinUnsupportedError,
-    JellyfinVerificationError,
 )
 from custom_components.jellyfin_sync.jellyfin.models import (
     Capabilities,
@@ -42,6 +40,10 @@ from custom_components.jellyfin_sync.jellyfin.models import (
     UserData,
     format_datetime,
     normalize_id,
+)
+from custom_components.jellyfin_sync.jellyfin.write_errors import (
+    JellyfinUnsupportedError,
+    JellyfinVerificationError,
 )
 
 from . import fields as fx

@@ -1,0 +1,99 @@
+"""The package's rooms stay apart: no import cycle, one direction of imports.
+
+Imports are read from the source (``ast``), those under ``TYPE_CHECKING`` included:
+a cycle that only the type checker follows still ties two modules together.
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = "custom_components.jellyfin_sync"
+ROOT = Path(__file__).resolve().parent.parent / "custom_components" / "jellyfin_sync"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Modules of the package that a module imports."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = (
+                    package.rsplit(".", node.level - 1)[0]
+                    if node.level > 1
+                    else package
+                )
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            found.add(target)
+            # "from . import fields" names a module too.
+            found.update(f"{target}.{a.name}" for a in node.names)
+    return {m for m in found if m.startswith(PACKAGE)}
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    return {
+        name: {m for m in _imports(path, name) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+
+
+def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle between modules, if any.
+
+    A module that imports its own package (for what the package re-exports) is
+    not counted: the package's ``__init__`` importing its modules is ordinary.
+    """
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if node.startswith(nxt + "."):
+                continue  # a module importing its own package's re-exports
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle() -> None:
+    assert _cycle(graph()) is None
+
+
+def test_client_and_engine_never_import_the_home_assistant_glue() -> None:
+    glue_free = (f"{PACKAGE}.jellyfin", f"{PACKAGE}.sync")
+    for name, targets in graph().items():
+        if name.startswith(glue_free):
+            wrong = {t for t in targets if not t.startswith(glue_free)}
+            assert not wrong, f"{name} imports {sorted(wrong)}"
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
