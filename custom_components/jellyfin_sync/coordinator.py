@@ -21,7 +21,6 @@ from homeassistant.exceptions import (
     HomeAssistantError,
     ServiceValidationError,
 )
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -37,12 +36,6 @@ from .const import (
     CONF_USERS,
     DOMAIN,
     EVENT_COMPLETED,
-    FAILURES_BEFORE_REPAIR,
-    FULL_FEATURED_VERSION,
-    ISSUE_FAILING,
-    ISSUE_HELD,
-    ISSUE_OLD_VERSION,
-    ISSUE_UNSUPPORTED,
     LOGGER,
     MIN_SUPPORTED_VERSION,
     PROBE_TIMEOUT,
@@ -71,6 +64,12 @@ from .jellyfin.exceptions import (
 )
 from .jellyfin.models import ServerInfo, User
 from .options import build_sync_options, effective_options, parse_user_map
+from .repair_issues import (
+    clear_group_issues,
+    failure_issue,
+    held_issue,
+    version_issues,
+)
 from .sync import Baseline, SyncEngine, SyncReport
 from .webhook import RecentWrites, WebhookSync
 
@@ -282,12 +281,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
     @callback
     def async_clear_issues(self) -> None:
         """Remove this group's repair issues (the group was unloaded)."""
-        ir.async_delete_issue(
-            self.hass, DOMAIN, f"{ISSUE_HELD}_{self.config_entry.entry_id}"
-        )
-        for server_id in self.clients:
-            for issue in (ISSUE_FAILING, ISSUE_OLD_VERSION, ISSUE_UNSUPPORTED):
-                ir.async_delete_issue(self.hass, DOMAIN, f"{issue}_{server_id}")
+        clear_group_issues(self.hass, self.config_entry.entry_id, self.clients)
         if self.instant is not None:
             self.instant.clear_issues()
 
@@ -717,36 +711,14 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
     def _check_version(self, server_id: str) -> bool:
         """Raise or clear version repair issues; False when too old to sync."""
         info = self.infos[server_id]
-        version = info.version_tuple[:2]
         placeholders = {"server": self.names[server_id], "version": info.version}
-        old_id = f"{ISSUE_OLD_VERSION}_{server_id}"
-        unsupported_id = f"{ISSUE_UNSUPPORTED}_{server_id}"
-        if version < MIN_SUPPORTED_VERSION:
-            ir.async_delete_issue(self.hass, DOMAIN, old_id)
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                unsupported_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_UNSUPPORTED,
-                translation_placeholders=placeholders,
-            )
-            return False
-        ir.async_delete_issue(self.hass, DOMAIN, unsupported_id)
-        if version < FULL_FEATURED_VERSION:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                old_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_OLD_VERSION,
-                translation_placeholders=placeholders,
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, old_id)
-        return True
+        return version_issues(
+            self.hass,
+            server_id,
+            placeholders,
+            info.version_tuple,
+            MIN_SUPPORTED_VERSION,
+        )
 
     def _update_server_states(
         self, errors: Mapping[str, str], *, count_failures: bool = True
@@ -783,45 +755,29 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
     def _update_failure_issue(
         self, server_id: str, failures: int, error: str | None
     ) -> None:
-        issue_id = f"{ISSUE_FAILING}_{server_id}"
-        if failures >= FAILURES_BEFORE_REPAIR:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_FAILING,
-                translation_placeholders={
-                    "server": self.names[server_id],
-                    "title": self.config_entry.title,
-                    "failures": str(failures),
-                    "error": error or "-",
-                },
-            )
-        elif failures == 0:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        failure_issue(
+            self.hass,
+            server_id,
+            failures,
+            {
+                "server": self.names[server_id],
+                "title": self.config_entry.title,
+                "failures": str(failures),
+                "error": error or "-",
+            },
+        )
 
     def _update_held_issue(
         self, summary: CycleSummary, report: SyncReport | None
     ) -> None:
         if summary.dry_run or report is None:
             return
-        issue_id = f"{ISSUE_HELD}_{self.config_entry.entry_id}"
-        if report.held:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=True,
-                is_persistent=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_HELD,
-                translation_placeholders={"title": self.config_entry.title},
-                data={"entry_id": self.config_entry.entry_id},
-            )
-        else:
-            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        held_issue(
+            self.hass,
+            self.config_entry.entry_id,
+            self.config_entry.title,
+            bool(report.held),
+        )
 
     def held_summary(self) -> str:
         """One line per user and server whose resets the guard held (no item data)."""

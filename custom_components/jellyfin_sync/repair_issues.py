@@ -1,0 +1,124 @@
+"""The repair issues of a sync group: raised and cleared here, in one place.
+
+* ``unsupported_version_<server>``: older than 10.8, left out of every cycle;
+* ``reduced_capabilities_<server>``: 10.8, positions, play counts, dates and
+  numeric ratings are not written there;
+* ``persistent_failure_<server>``: the server failed
+  :data:`~.const.FAILURES_BEFORE_REPAIR` cycles in a row;
+* ``held_changes_<entry>``: the mass-change guard held resets (fixable:
+  :mod:`.repairs` applies them).
+
+Instant sync raises its own (:mod:`.instant`).
+"""
+
+from collections.abc import Iterable
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+
+from .const import (
+    DOMAIN,
+    FAILURES_BEFORE_REPAIR,
+    FULL_FEATURED_VERSION,
+    ISSUE_FAILING,
+    ISSUE_HELD,
+    ISSUE_OLD_VERSION,
+    ISSUE_UNSUPPORTED,
+    MIN_SUPPORTED_VERSION,
+)
+
+
+def version_issues(
+    hass: HomeAssistant,
+    server_id: str,
+    placeholders: dict[str, str],
+    version: tuple[int, ...],
+    minimum: tuple[int, ...] = MIN_SUPPORTED_VERSION,
+) -> bool:
+    """Raise or clear a server's version issues; ``False`` when too old to sync.
+
+    ``placeholders`` names the server and its version for the texts; ``minimum``
+    is the oldest version synced (the coordinator's).
+    """
+    old_id = f"{ISSUE_OLD_VERSION}_{server_id}"
+    unsupported_id = f"{ISSUE_UNSUPPORTED}_{server_id}"
+    if version[:2] < minimum:
+        ir.async_delete_issue(hass, DOMAIN, old_id)
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            unsupported_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_UNSUPPORTED,
+            translation_placeholders=placeholders,
+        )
+        return False
+    ir.async_delete_issue(hass, DOMAIN, unsupported_id)
+    if version[:2] < FULL_FEATURED_VERSION:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            old_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_OLD_VERSION,
+            translation_placeholders=placeholders,
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, old_id)
+    return True
+
+
+def failure_issue(
+    hass: HomeAssistant,
+    server_id: str,
+    failures: int,
+    placeholders: dict[str, str],
+) -> None:
+    """Raise a server's failure issue from the set count on.
+
+    It is cleared once the server answers again (``failures`` 0).
+    """
+    issue_id = f"{ISSUE_FAILING}_{server_id}"
+    if failures >= FAILURES_BEFORE_REPAIR:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_FAILING,
+            translation_placeholders=placeholders,
+        )
+    elif failures == 0:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def held_issue(hass: HomeAssistant, entry_id: str, title: str, held: bool) -> None:
+    """Raise or clear the group's held-changes issue (its fix flow applies them)."""
+    issue_id = f"{ISSUE_HELD}_{entry_id}"
+    if held:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=True,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_HELD,
+            translation_placeholders={"title": title},
+            data={"entry_id": entry_id},
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+def clear_group_issues(
+    hass: HomeAssistant, entry_id: str, server_ids: Iterable[str]
+) -> None:
+    """Remove a group's issues (the group was unloaded)."""
+    ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_HELD}_{entry_id}")
+    for server_id in server_ids:
+        for issue in (ISSUE_FAILING, ISSUE_OLD_VERSION, ISSUE_UNSUPPORTED):
+            ir.async_delete_issue(hass, DOMAIN, f"{issue}_{server_id}")
