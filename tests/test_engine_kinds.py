@@ -9,7 +9,7 @@ UserLibraryController.cs:660-684).
 """
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, Library, UserData
-from custom_components.jellyfin_sync.sync import Baseline, SyncEngine, SyncOptions
+from custom_components.jellyfin_sync.sync import Baseline
 from custom_components.jellyfin_sync.sync.kinds import (
     ALL_TYPES,
     Kind,
@@ -20,22 +20,13 @@ from custom_components.jellyfin_sync.sync.kinds import (
     scopes,
     types_of,
 )
-from custom_components.jellyfin_sync.sync.options import GuardLimits, ServerOptions
+from custom_components.jellyfin_sync.sync.options import ServerOptions
 
 from .engine_fakes import Clock, FakeServer, jellyfin_id
-
-NO_GUARD = GuardLimits(max_resets=None, max_share=None)
-
-
-def engine(*servers: FakeServer, **options: object) -> SyncEngine:
-    options.setdefault("guard", NO_GUARD)
-    return SyncEngine(
-        {s.server_id: s for s in servers},
-        SyncOptions(**options),  # type: ignore[arg-type]
-    )
+from .test_engine_cycle import engine
 
 
-def pair(root_b: str = "/srv") -> tuple[FakeServer, FakeServer]:
+def pair() -> tuple[FakeServer, FakeServer]:
     clock = Clock()
     a = FakeServer("a" * 32, clock=clock)
     b = FakeServer("b" * 32, clock=clock, version="10.11.11")

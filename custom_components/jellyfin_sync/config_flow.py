@@ -9,7 +9,7 @@ reauth takes a new API key for a server whose key was revoked.
 """
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, override
 
 from homeassistant.components.webhook import async_generate_id
@@ -97,6 +97,7 @@ from .helpers import (
     normalize_url,
     server_entry,
 )
+from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
 from .options import (
     ALL_FIELDS,
@@ -925,15 +926,41 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
         )
 
     async def _async_library_names(self) -> tuple[list[str], list[str]]:
-        """Library names of every reachable server, and the unreachable servers."""
+        """Library names of every reachable server, and the unreachable servers.
+
+        Names differing only in case are one library (the first spelling is kept).
+        """
+
+        async def read(client: JellyfinClient) -> list[str]:
+            return [lib.name for lib in await client.get_libraries() if lib.name]
+
+        return await self._async_names(read, fold=True)
+
+    async def _async_user_names(self) -> tuple[list[str], list[str]]:
+        """User names of every reachable server, and the names of unreachable ones."""
+
+        async def read(client: JellyfinClient) -> list[str]:
+            return [u.name for u in await client.get_users()]
+
+        return await self._async_names(read, fold=False)
+
+    async def _async_names(
+        self,
+        read: Callable[[JellyfinClient], Awaitable[list[str]]],
+        *,
+        fold: bool,
+    ) -> tuple[list[str], list[str]]:
+        """Names ``read`` from every server at once, sorted.
+
+        Also the names of the servers that could not be reached.
+        """
         servers = self.config_entry.data[CONF_SERVERS]
 
         async def fetch(server: Mapping[str, Any]) -> list[str] | None:
             try:
-                found = await client_for(self.hass, server, retries=0).get_libraries()
+                return await read(client_for(self.hass, server, retries=0))
             except JellyfinError:
                 return None
-            return [library.name for library in found if library.name]
 
         results = await asyncio.gather(*(fetch(s) for s in servers))
         names: dict[str, str] = {}
@@ -941,28 +968,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
         for server, result in zip(servers, results, strict=True):
             if result is None:
                 unreachable.append(server[CONF_NAME])
-            else:
-                for name in result:
-                    names.setdefault(name.casefold(), name)
+                continue
+            for name in result:
+                names.setdefault(name.casefold() if fold else name, name)
         return sorted(names.values(), key=str.lower), unreachable
-
-    async def _async_user_names(self) -> tuple[list[str], list[str]]:
-        """User names of every reachable server, and the names of unreachable ones."""
-        servers = self.config_entry.data[CONF_SERVERS]
-
-        async def fetch(server: Mapping[str, Any]) -> list[str] | None:
-            try:
-                users = await client_for(self.hass, server, retries=0).get_users()
-            except JellyfinError:
-                return None
-            return [u.name for u in users]
-
-        results = await asyncio.gather(*(fetch(s) for s in servers))
-        names: set[str] = set()
-        unreachable: list[str] = []
-        for server, result in zip(servers, results, strict=True):
-            if result is None:
-                unreachable.append(server[CONF_NAME])
-            else:
-                names.update(result)
-        return sorted(names, key=str.lower), unreachable

@@ -100,7 +100,7 @@ NAMED_TYPES = frozenset({"Series", "BoxSet", "MusicArtist", "MusicAlbum", "Audio
 
 
 def trusted_providers(kind: str, options: SyncOptions) -> tuple[str, ...]:
-    """The provider names an item of this type is matched by.
+    """The provider names that identify an item of this type, most trusted first.
 
     The index keeps only these: a track's album and artist ids would take about
     150 bytes each.
@@ -108,11 +108,6 @@ def trusted_providers(kind: str, options: SyncOptions) -> tuple[str, ...]:
     >>> trusted_providers("Audio", SyncOptions())
     ('musicbrainztrack', 'musicbrainzrecording')
     """
-    return _provider_groups(kind, options)
-
-
-def _provider_groups(kind: str, options: SyncOptions) -> tuple[str, ...]:
-    """The provider names that identify an item of this type, most trusted first."""
     music = MUSIC_PROVIDERS.get(kind)
     if music is not None:
         return music
@@ -577,7 +572,7 @@ class _Keys:
         present = None if kinds is None else set(kinds)
         provider_groups: dict[str, None] = {}
         for kind in sorted(present) if present is not None else ("", *MUSIC_PROVIDERS):
-            provider_groups.update(dict.fromkeys(_provider_groups(kind, options)))
+            provider_groups.update(dict.fromkeys(trusted_providers(kind, options)))
         if present is None or present & _BOOK_TYPES:
             provider_groups.update(dict.fromkeys(BOOK_PROVIDERS))
         self._provider_groups = tuple(provider_groups)
@@ -586,7 +581,7 @@ class _Keys:
     def _allows(self, kind: str, group: str) -> bool:
         allowed = self._allowed.get(kind)
         if allowed is None:
-            allowed = frozenset(_provider_groups(kind, self.options))
+            allowed = frozenset(trusted_providers(kind, self.options))
             self._allowed[kind] = allowed
         return group in allowed
 
@@ -662,7 +657,7 @@ class _Keys:
     def providers(self, item: IndexEntry) -> dict[str, str]:
         """The item's identifying provider ids (for contradiction checks)."""
         found: dict[str, str] = {}
-        for name in _provider_groups(item[1], self.options):
+        for name in trusted_providers(item[1], self.options):
             value = _provider(item, name)
             if value:
                 found[name] = value
