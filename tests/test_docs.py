@@ -148,7 +148,7 @@ def test_safety_figures_are_the_defaults() -> None:
     assert guard is not None, "the guard sentence changed: update this test"
     assert int(guard.group(1)) == const.DEFAULT_MAX_CHANGES
     assert int(guard.group(2)) == const.DEFAULT_MAX_CHANGE_PERCENT
-    assert int(guard.group(3)) == GuardLimits().min_resets
+    assert int(guard.group(3)) == GuardLimits().min_changes
     undo = re.search(r"keeps the last (\d+) syncs, up to ([\d,]+) writes", text)
     assert undo is not None
     assert int(undo.group(1)) == SyncOptions().history_cycles

@@ -24,7 +24,7 @@ from custom_components.jellyfin_sync.sync import (
 )
 from tests.engine_fakes import Clock, FakeServer, two_servers_same_ids
 
-NO_GUARD = GuardLimits(max_resets=None, max_share=None)
+NO_GUARD = GuardLimits(max_changes=None, max_change_share=None)
 
 
 def engine(*servers: FakeServer, **options: object) -> SyncEngine:
@@ -212,7 +212,9 @@ async def test_first_sync_source_of_truth_waits_for_the_source() -> None:
     a, b = two_servers_same_ids()
     m0 = movie_ids(a)[0]
     a.play("Alice", m0)
-    sync = engine(a, b, first_sync=FirstSyncPolicy.SOURCE, source_server=b.server_id)
+    sync = engine(
+        a, b, first_sync=FirstSyncPolicy.PRIMARY_WINS, primary_server=b.server_id
+    )
     b.fail_user_reads = True
 
     report = await sync.run_cycle(now=a.clock.tick())
@@ -233,7 +235,11 @@ async def test_first_sync_waits_while_the_source_server_is_down() -> None:
     (m0,) = movie_ids(a)
     a.play("Alice", m0)
     sync = engine(
-        a, b, source, first_sync=FirstSyncPolicy.SOURCE, source_server=source.server_id
+        a,
+        b,
+        source,
+        first_sync=FirstSyncPolicy.PRIMARY_WINS,
+        primary_server=source.server_id,
     )
     source.fail_reads = True  # down: not even its users are known
 
@@ -372,7 +378,7 @@ async def test_mass_unwatch_is_held_until_approved() -> None:
     a, b = two_servers_same_ids(movies=10)
     for item in movie_ids(a):
         a.play("Alice", item)
-    sync = engine(a, b, guard=GuardLimits(max_resets=5))
+    sync = engine(a, b, guard=GuardLimits(max_changes=5))
     await sync.run_cycle(now=a.clock.tick())
     for item in movie_ids(a)[:8]:
         a.mark_unplayed("Alice", item)
@@ -394,7 +400,7 @@ async def test_mass_unwatch_is_held_until_approved() -> None:
 
 
 def test_guard_share_limit() -> None:
-    guard = GuardLimits(max_resets=None, max_share=0.5, min_resets=3)
+    guard = GuardLimits(max_changes=None, max_change_share=0.5, min_changes=3)
     assert not guard.exceeded(2, 2)
     assert guard.exceeded(3, 4)
     assert not guard.exceeded(3, 10)
@@ -452,7 +458,7 @@ async def test_undo_of_an_approved_held_change_converges() -> None:
     movies = movie_ids(a)
     for item in movies:
         b.play("Alice", item)
-    sync = engine(a, b, guard=GuardLimits(max_resets=3))
+    sync = engine(a, b, guard=GuardLimits(max_changes=3))
     await sync.run_cycle(now=a.clock.tick())
     before = {item: b.get("Alice", item) for item in movies}
     assert all(a.get("Alice", item) == before[item] for item in movies)
@@ -705,7 +711,7 @@ async def test_read_only_server_is_never_written() -> None:
     a.play("Alice", m0)
     b.play("Alice", m1)
     sync = engine(
-        a, b, servers={a.server_id: ServerOptions(direction=Direction.READ_ONLY)}
+        a, b, servers={a.server_id: ServerOptions(direction=Direction.SOURCE_ONLY)}
     )
 
     await sync.run_cycle(now=a.clock.tick())
@@ -724,7 +730,7 @@ async def test_favourites_one_way() -> None:
         b,
         servers={
             b.server_id: ServerOptions(
-                field_directions={SyncField.FAVORITE: Direction.WRITE_ONLY}
+                field_directions={SyncField.FAVORITE: Direction.RECEIVE_ONLY}
             )
         },
     )

@@ -20,7 +20,7 @@ from custom_components.jellyfin_sync.sync.matching import item_keys
 from custom_components.jellyfin_sync.sync.report import SyncReport
 from tests.engine_fakes import Clock, FakeServer, two_servers_same_ids
 
-NO_GUARD = GuardLimits(max_resets=None, max_share=None)
+NO_GUARD = GuardLimits(max_changes=None, max_change_share=None)
 
 
 def engine(

@@ -40,7 +40,7 @@ SPEC = LibrarySpec(
     home_videos=2,
     music_videos=1,
 )
-NO_GUARD = GuardLimits(max_resets=None, max_share=None)
+NO_GUARD = GuardLimits(max_changes=None, max_change_share=None)
 
 
 class Pair:

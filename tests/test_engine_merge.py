@@ -252,7 +252,7 @@ def test_first_sync_where_only_one_server_has_data_reports_no_conflict() -> None
 
 
 def test_first_sync_source_of_truth() -> None:
-    options = SyncOptions(first_sync=FirstSyncPolicy.SOURCE, source_server="b")
+    options = SyncOptions(first_sync=FirstSyncPolicy.PRIMARY_WINS, primary_server="b")
     target, decisions = resolve(
         [part("a", WATCHED, None), part("b", UserData(is_favorite=True), None)],
         None,
@@ -260,12 +260,12 @@ def test_first_sync_source_of_truth() -> None:
         now=NOW,
     )
     assert target == UserData(is_favorite=True)
-    assert decisions[0].rule is Rule.SOURCE_SERVER
+    assert decisions[0].rule is Rule.PRIMARY_SERVER
     assert decisions[0].winner == "b"
 
 
 def test_source_policy_without_the_source_merges() -> None:
-    options = SyncOptions(first_sync=FirstSyncPolicy.SOURCE, source_server="z")
+    options = SyncOptions(first_sync=FirstSyncPolicy.PRIMARY_WINS, primary_server="z")
     target, _ = resolve(
         [part("a", WATCHED, None), part("b", UserData(is_favorite=True), None)],
         None,
@@ -278,7 +278,7 @@ def test_source_policy_without_the_source_merges() -> None:
 
 
 def test_source_policy_keeps_agreed_state_when_a_new_server_joins() -> None:
-    options = SyncOptions(first_sync=FirstSyncPolicy.SOURCE, source_server="a")
+    options = SyncOptions(first_sync=FirstSyncPolicy.PRIMARY_WINS, primary_server="a")
     target, _ = resolve(
         [part("a", UserData(), UserData()), part("c", WATCHED, None)],
         UserData(),
@@ -334,7 +334,7 @@ def test_write_only_server_changes_are_ignored() -> None:
     options = SyncOptions(
         servers={
             "b": ServerOptions(
-                field_directions={SyncField.FAVORITE: Direction.WRITE_ONLY}
+                field_directions={SyncField.FAVORITE: Direction.RECEIVE_ONLY}
             )
         }
     )
@@ -355,7 +355,7 @@ def test_read_only_winner_field_falls_back_to_other_changers() -> None:
     options = SyncOptions(
         servers={
             "a": ServerOptions(
-                field_directions={SyncField.POSITION: Direction.WRITE_ONLY}
+                field_directions={SyncField.POSITION: Direction.RECEIVE_ONLY}
             )
         }
     )

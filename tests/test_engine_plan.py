@@ -176,10 +176,10 @@ def test_likes_only_server_keeps_an_equivalent_rating() -> None:
 def test_direction_of_a_switched_off_field() -> None:
     options = SyncOptions(
         fields=frozenset({SyncField.PLAYED}),
-        servers={"a": ServerOptions(direction=Direction.READ_ONLY)},
+        servers={"a": ServerOptions(direction=Direction.SOURCE_ONLY)},
     )
-    assert options.direction("a", SyncField.FAVORITE) is Direction.NONE
-    assert options.direction("a", SyncField.PLAYED) is Direction.READ_ONLY
-    assert options.direction("b", SyncField.PLAYED) is Direction.BOTH
-    assert not Direction.NONE.reads
-    assert not Direction.NONE.writes
+    assert options.direction("a", SyncField.FAVORITE) is Direction.OFF
+    assert options.direction("a", SyncField.PLAYED) is Direction.SOURCE_ONLY
+    assert options.direction("b", SyncField.PLAYED) is Direction.TWO_WAY
+    assert not Direction.OFF.reads
+    assert not Direction.OFF.writes

@@ -132,7 +132,7 @@ async def run_scenario(count: int, same_ids: bool, rounds: list[Round]) -> None:
     servers, ids = build(count, same_ids)
     engine = SyncEngine(
         {s.server_id: s for s in servers},
-        SyncOptions(guard=GuardLimits(max_resets=None, max_share=None)),
+        SyncOptions(guard=GuardLimits(max_changes=None, max_change_share=None)),
     )
     clock = servers[0].clock
     # (item, group) -> servers that changed it since the last fault-free cycle

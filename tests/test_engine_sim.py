@@ -14,7 +14,7 @@ from custom_components.jellyfin_sync.sync import (
 )
 from tests.simulator import LibrarySpec, SimulatedServer
 
-NO_GUARD = GuardLimits(max_resets=None, max_share=None)
+NO_GUARD = GuardLimits(max_changes=None, max_change_share=None)
 
 
 def engine_for(

@@ -105,13 +105,13 @@ def test_build_sync_options() -> None:
     sync = build_sync_options(options, SERVERS, users)
     assert sync.full_listing_hours == 6
     assert sync.priority == ("b", "a", "c")
-    assert sync.server("b").direction is Direction.READ_ONLY
-    assert sync.server("a").direction is Direction.WRITE_ONLY
-    assert sync.first_sync is FirstSyncPolicy.SOURCE
-    assert sync.source_server == "b"
+    assert sync.server("b").direction is Direction.SOURCE_ONLY
+    assert sync.server("a").direction is Direction.RECEIVE_ONLY
+    assert sync.first_sync is FirstSyncPolicy.PRIMARY_WINS
+    assert sync.primary_server == "b"
     assert sync.fields == {SyncField.PLAYED, SyncField.FAVORITE}
-    assert sync.guard.max_resets is None
-    assert sync.guard.max_share == pytest.approx(0.3)
+    assert sync.guard.max_changes is None
+    assert sync.guard.max_change_share == pytest.approx(0.3)
     assert sync.user_map == {"alice": {"a": "Alice", "b": "alicia"}}
     assert sync.excluded_users == {"bob"}
     assert sync.include_hidden_users is True
@@ -119,7 +119,7 @@ def test_build_sync_options() -> None:
     two_way = build_sync_options(default_options(SERVERS), SERVERS, users)
     assert two_way.servers == {}
     assert two_way.first_sync is FirstSyncPolicy.MERGE
-    assert two_way.guard.max_resets == 500
+    assert two_way.guard.max_changes == 500
     assert two_way.excluded_users == frozenset()
     assert two_way.full_listing_hours == 24
 
@@ -257,9 +257,9 @@ def test_old_entry_options_build_the_same_engine_options() -> None:
     assert sync.full_listing_hours == 24
     assert sync.priority == ("c", "a", "b")
     assert {sid: s.direction for sid, s in sync.servers.items()} == {
-        "a": Direction.WRITE_ONLY,
-        "b": Direction.WRITE_ONLY,
-        "c": Direction.READ_ONLY,
+        "a": Direction.RECEIVE_ONLY,
+        "b": Direction.RECEIVE_ONLY,
+        "c": Direction.SOURCE_ONLY,
     }
     assert all(
         not s.field_directions and not s.media_roots for s in sync.servers.values()
@@ -282,22 +282,22 @@ def test_per_server_options_reach_sync_options() -> None:
     }
     sync = build_sync_options(options, SERVERS, {})
     assert sync.priority == ("b", "c", "a")
-    assert sync.server("a").direction is Direction.BOTH
+    assert sync.server("a").direction is Direction.TWO_WAY
     assert sync.server("a").media_roots == ("/media/movies", "/media/tv")
     assert sync.server("b").media_roots == ()
     # Favourites only from a: a keeps its own direction, b (source only) is left out,
     # c (receive only) receives.
-    assert sync.direction("a", SyncField.FAVORITE) is Direction.BOTH
-    assert sync.direction("b", SyncField.FAVORITE) is Direction.NONE
-    assert sync.direction("c", SyncField.FAVORITE) is Direction.WRITE_ONLY
+    assert sync.direction("a", SyncField.FAVORITE) is Direction.TWO_WAY
+    assert sync.direction("b", SyncField.FAVORITE) is Direction.OFF
+    assert sync.direction("c", SyncField.FAVORITE) is Direction.RECEIVE_ONLY
     # Ratings only from b (source only): a only receives them now.
-    assert sync.direction("b", SyncField.RATING) is Direction.READ_ONLY
-    assert sync.direction("a", SyncField.RATING) is Direction.WRITE_ONLY
-    assert sync.direction("c", SyncField.RATING) is Direction.WRITE_ONLY
+    assert sync.direction("b", SyncField.RATING) is Direction.SOURCE_ONLY
+    assert sync.direction("a", SyncField.RATING) is Direction.RECEIVE_ONLY
+    assert sync.direction("c", SyncField.RATING) is Direction.RECEIVE_ONLY
     # Other fields follow the servers' directions.
-    assert sync.direction("a", SyncField.PLAYED) is Direction.BOTH
-    assert sync.direction("b", SyncField.PLAYED) is Direction.READ_ONLY
-    assert sync.direction("c", SyncField.PLAYED) is Direction.WRITE_ONLY
+    assert sync.direction("a", SyncField.PLAYED) is Direction.TWO_WAY
+    assert sync.direction("b", SyncField.PLAYED) is Direction.SOURCE_ONLY
+    assert sync.direction("c", SyncField.PLAYED) is Direction.RECEIVE_ONLY
 
     # A stored source that can no longer send, or is gone, is ignored.
     stale = {
@@ -305,8 +305,8 @@ def test_per_server_options_reach_sync_options() -> None:
         CONF_FIELD_SOURCES: {"favorite": "c", "played": "gone", "bogus": "a"},
     }
     sync = build_sync_options(stale, SERVERS, {})
-    assert sync.direction("a", SyncField.FAVORITE) is Direction.BOTH
-    assert sync.direction("c", SyncField.FAVORITE) is Direction.WRITE_ONLY
+    assert sync.direction("a", SyncField.FAVORITE) is Direction.TWO_WAY
+    assert sync.direction("c", SyncField.FAVORITE) is Direction.RECEIVE_ONLY
     assert sync.server("b").field_directions == {}
 
 
@@ -452,8 +452,8 @@ async def test_options_flow_server_steps(
     assert engine is not None
     sync = engine.options
     assert sync.priority == (cabin.server_id, home.server_id)
-    assert sync.server(home.server_id).direction is Direction.READ_ONLY
-    assert sync.server(cabin.server_id).direction is Direction.WRITE_ONLY
+    assert sync.server(home.server_id).direction is Direction.SOURCE_ONLY
+    assert sync.server(cabin.server_id).direction is Direction.RECEIVE_ONLY
     assert sync.server(home.server_id).media_roots == ("/media/home",)
     assert sync.server(cabin.server_id).media_roots == ("/mnt/cabin",)
 

@@ -100,8 +100,6 @@ from .helpers import (
 from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
 from .options import (
-    ALL_FIELDS,
-    SERVER_DIRECTION_MAP,
     default_options,
     effective_options,
     field_sources,
@@ -111,6 +109,7 @@ from .options import (
     server_directions,
     validate_servers,
 )
+from .sync import ALL_FIELDS, Direction
 from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 CONF_SERVER = "server"
@@ -568,7 +567,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
                 ),
                 vol.Required(CONF_FIELDS, default=current[CONF_FIELDS]): SelectSelector(
                     SelectSelectorConfig(
-                        options=list(ALL_FIELDS),
+                        options=[f.value for f in ALL_FIELDS],
                         multiple=True,
                         translation_key=CONF_FIELDS,
                     )
@@ -725,7 +724,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
         primary = self._priority()[0]
         if (
             self._options[CONF_FIRST_SYNC] == FIRST_SYNC_PRIMARY
-            and not SERVER_DIRECTION_MAP[self._directions[primary]].reads
+            and not Direction(self._directions[primary]).reads
         ):
             return "primary_cannot_send"
         return None
@@ -736,7 +735,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
         """Per synced field: changes from every server, or from one server only."""
         servers = self.config_entry.data[CONF_SERVERS]
         ids = [s[CONF_SERVER_ID] for s in servers]
-        synced = [f for f in ALL_FIELDS if f in self._options[CONF_FIELDS]]
+        synced = [f.value for f in ALL_FIELDS if f in self._options[CONF_FIELDS]]
         current = {
             **dict.fromkeys(synced, FIELD_SOURCE_ALL),
             **field_sources(self._options, ids),

@@ -4,6 +4,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .sync.options import Direction, FirstSyncPolicy
+
 DOMAIN: Final = "jellyfin_sync"
 LOGGER: Final = logging.getLogger(__package__)
 
@@ -74,13 +76,13 @@ DIRECTION_ONE_WAY: Final = "one_way"
 DIRECTION_PER_SERVER: Final = "per_server"
 DIRECTIONS: Final = (DIRECTION_TWO_WAY, DIRECTION_ONE_WAY, DIRECTION_PER_SERVER)
 
-SERVER_TWO_WAY: Final = "two_way"
+SERVER_TWO_WAY: Final = Direction.TWO_WAY.value
 """The server sends its changes and receives the others'."""
-SERVER_SOURCE_ONLY: Final = "source_only"
+SERVER_SOURCE_ONLY: Final = Direction.SOURCE_ONLY.value
 """The server is read only: its changes reach the others, nothing is written to it."""
-SERVER_RECEIVE_ONLY: Final = "receive_only"
+SERVER_RECEIVE_ONLY: Final = Direction.RECEIVE_ONLY.value
 """The server is written only: its own changes are ignored and overwritten."""
-SERVER_OFF: Final = "off"
+SERVER_OFF: Final = Direction.OFF.value
 """The server takes no part."""
 SERVER_DIRECTIONS: Final = (
     SERVER_TWO_WAY,
@@ -91,8 +93,8 @@ SERVER_DIRECTIONS: Final = (
 FIELD_SOURCE_ALL: Final = "all"
 """Field source meaning "changes on any server count"."""
 
-FIRST_SYNC_MERGE: Final = "merge"
-FIRST_SYNC_PRIMARY: Final = "primary_wins"
+FIRST_SYNC_MERGE: Final = FirstSyncPolicy.MERGE.value
+FIRST_SYNC_PRIMARY: Final = FirstSyncPolicy.PRIMARY_WINS.value
 FIRST_SYNC_POLICIES: Final = (FIRST_SYNC_MERGE, FIRST_SYNC_PRIMARY)
 
 DEFAULT_SCAN_INTERVAL: Final = 30

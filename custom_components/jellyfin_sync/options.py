@@ -45,6 +45,7 @@ from .const import (
     FIRST_SYNC_MERGE,
     FIRST_SYNC_PRIMARY,
     KINDS,
+    SERVER_DIRECTIONS,
     SERVER_OFF,
     SERVER_RECEIVE_ONLY,
     SERVER_SOURCE_ONLY,
@@ -53,18 +54,16 @@ from .const import (
     USER_MODE_EXCLUDE,
 )
 from .jellyfin.models import SyncField, User
-from .sync import Direction, FirstSyncPolicy, GuardLimits, ServerOptions, SyncOptions
+from .sync import (
+    ALL_FIELDS,
+    Direction,
+    FirstSyncPolicy,
+    GuardLimits,
+    ServerOptions,
+    SyncOptions,
+)
 from .sync.kinds import Kind, LibraryChoice, LibraryMode, types_of
 
-ALL_FIELDS: tuple[str, ...] = tuple(field.value for field in SyncField)
-
-#: What each per-server choice of the options means to the engine.
-SERVER_DIRECTION_MAP: dict[str, Direction] = {
-    SERVER_TWO_WAY: Direction.BOTH,
-    SERVER_SOURCE_ONLY: Direction.READ_ONLY,
-    SERVER_RECEIVE_ONLY: Direction.WRITE_ONLY,
-    SERVER_OFF: Direction.NONE,
-}
 _ABSOLUTE = re.compile(r"^(/|\\\\|[A-Za-z]:[\\/])")
 
 
@@ -73,7 +72,7 @@ def default_options(servers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {
         CONF_SCAN_INTERVAL: DEFAULT_SCAN_INTERVAL,
         CONF_FULL_LISTING_HOURS: DEFAULT_FULL_LISTING_HOURS,
-        CONF_FIELDS: list(ALL_FIELDS),
+        CONF_FIELDS: [f.value for f in ALL_FIELDS],
         CONF_PRIMARY_SERVER: servers[0][CONF_SERVER_ID] if servers else "",
         CONF_DIRECTION: DIRECTION_TWO_WAY,
         CONF_FIRST_SYNC: FIRST_SYNC_MERGE,
@@ -129,9 +128,7 @@ def server_directions(options: Mapping[str, Any], ids: Sequence[str]) -> dict[st
     if mode == DIRECTION_PER_SERVER:
         stored = options.get(CONF_SERVER_DIRECTIONS) or {}
         return {
-            sid: stored[sid]
-            if stored.get(sid) in SERVER_DIRECTION_MAP
-            else SERVER_TWO_WAY
+            sid: stored[sid] if stored.get(sid) in SERVER_DIRECTIONS else SERVER_TWO_WAY
             for sid in ids
         }
     return dict.fromkeys(ids, SERVER_TWO_WAY)
@@ -195,13 +192,13 @@ def validate_servers(
     active = [d for d in directions.values() if d != SERVER_OFF]
     if len(active) < 2:
         errors["base"] = "too_few_servers"
-    elif not any(SERVER_DIRECTION_MAP[d].reads for d in active):
+    elif not any(Direction(d).reads for d in active):
         errors["base"] = "no_sender"
-    elif not any(SERVER_DIRECTION_MAP[d].writes for d in active):
+    elif not any(Direction(d).writes for d in active):
         errors["base"] = "no_receiver"
     for field, sid in sources.items():
         direction = directions.get(sid, SERVER_OFF)
-        if not SERVER_DIRECTION_MAP[direction].reads:
+        if not Direction(direction).reads:
             errors[field] = "field_source_cannot_send"
     return errors
 
@@ -254,8 +251,7 @@ def _server_options(
     that can no longer send (its server became receive only or off) is ignored.
     """
     directions = {
-        sid: SERVER_DIRECTION_MAP[name]
-        for sid, name in server_directions(options, ids).items()
+        sid: Direction(name) for sid, name in server_directions(options, ids).items()
     }
     sources = {
         SyncField(field): sid
@@ -269,7 +265,7 @@ def _server_options(
         per_field = {
             field: own
             if source == sid
-            else (Direction.WRITE_ONLY if own.writes else Direction.NONE)
+            else (Direction.RECEIVE_ONLY if own.writes else Direction.OFF)
             for field, source in sources.items()
         }
         per_field = {f: d for f, d in per_field.items() if d is not own}
@@ -298,7 +294,7 @@ def build_sync_options(
     priority = tuple(priority_order(options, ids))
     per_server = _server_options(options, ids)
     first_sync = (
-        FirstSyncPolicy.SOURCE
+        FirstSyncPolicy.PRIMARY_WINS
         if options[CONF_FIRST_SYNC] == FIRST_SYNC_PRIMARY
         else FirstSyncPolicy.MERGE
     )
@@ -325,10 +321,10 @@ def build_sync_options(
         priority=priority,
         fields=frozenset(SyncField(f) for f in options[CONF_FIELDS]),
         first_sync=first_sync,
-        source_server=primary,
+        primary_server=primary,
         guard=GuardLimits(
-            max_resets=max_changes or None,
-            max_share=max_percent / 100 if max_percent else None,
+            max_changes=max_changes or None,
+            max_change_share=max_percent / 100 if max_percent else None,
         ),
         user_map=user_map,
         excluded_users=excluded,

@@ -30,6 +30,7 @@ from .matching import (
 )
 from .merge import Decision, Participant, Rule, resolve
 from .options import (
+    ALL_FIELDS,
     Direction,
     FirstSyncPolicy,
     GuardLimits,
@@ -50,6 +51,7 @@ from .plan import (
 from .report import ServerReport, SyncReport
 
 __all__ = [
+    "ALL_FIELDS",
     "BASELINE_VERSION",
     "Ambiguity",
     "Baseline",

@@ -294,9 +294,9 @@ class SyncEngine:
         report.users_skipped = list(user_match.skipped)
         wanted = {u.casefold() for u in users} if users is not None else None
         selected = [u for u in user_match.users if wanted is None or u.key in wanted]
-        source = self._servers.get(self.options.source_server or "")
+        source = self._servers.get(self.options.primary_server or "")
         if (
-            self.options.first_sync is FirstSyncPolicy.SOURCE
+            self.options.first_sync is FirstSyncPolicy.PRIMARY_WINS
             and source is not None
             and not source.ready
         ):

@@ -43,7 +43,7 @@ class Rule(StrEnum):
     PRIORITY = "priority"
     PLAYS_ADD_UP = "plays_add_up"
     FIRST_SYNC_MERGE = "first_sync_merge"
-    SOURCE_SERVER = "source_server"
+    PRIMARY_SERVER = "primary_server"
     PLAYED_WITHOUT_DATE = "played_without_date"
 
 
@@ -236,8 +236,8 @@ class _Merge:
     ) -> UserData:
         """First-sync policy over ``(server id or AGREED, state)`` entries."""
         options = self.options
-        source = options.source_server
-        if options.first_sync is FirstSyncPolicy.SOURCE and source is not None:
+        source = options.primary_server
+        if options.first_sync is FirstSyncPolicy.PRIMARY_WINS and source is not None:
             for server_id, data in entries:
                 if server_id == source:
                     target = fx.copy_fields(
@@ -245,7 +245,7 @@ class _Merge:
                         data,
                         [f for f in options.fields if self.reads(server_id, f)],
                     )
-                    self._note_combined(entries, target, Rule.SOURCE_SERVER, source)
+                    self._note_combined(entries, target, Rule.PRIMARY_SERVER, source)
                     return target
             agreed = [data for server_id, data in entries if server_id == AGREED]
             if agreed:

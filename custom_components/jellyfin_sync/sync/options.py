@@ -12,8 +12,8 @@ from custom_components.jellyfin_sync.jellyfin.models import SyncField
 
 from .kinds import ALL_TYPES, LibraryChoice
 
-#: Every field the engine knows how to sync.
-ALL_FIELDS: frozenset[SyncField] = frozenset(SyncField)
+#: Every field the engine knows how to sync, in the order the options show them.
+ALL_FIELDS: tuple[SyncField, ...] = tuple(SyncField)
 #: Fields that follow the newest last-played date as one group in a conflict.
 PLAYBACK_GROUP: tuple[SyncField, ...] = (
     SyncField.PLAYED,
@@ -23,26 +23,30 @@ PLAYBACK_GROUP: tuple[SyncField, ...] = (
 
 
 class Direction(StrEnum):
-    """Which way data flows for a server (or for one field of a server)."""
+    """Which way data flows for a server (or for one field of a server).
 
-    BOTH = "both"
+    The values are the options screen's own words (``const.SERVER_DIRECTIONS``):
+    one vocabulary from the screen to the engine.
+    """
+
+    TWO_WAY = "two_way"
     """Changes on the server are read and other servers' changes are written to it."""
-    READ_ONLY = "read_only"
+    SOURCE_ONLY = "source_only"
     """The server is only a source: it is read, never written."""
-    WRITE_ONLY = "write_only"
+    RECEIVE_ONLY = "receive_only"
     """The server is only a target: its own changes are ignored and overwritten."""
-    NONE = "none"
+    OFF = "off"
     """The server takes no part for this field."""
 
     @property
     def reads(self) -> bool:
         """Whether changes on the server count."""
-        return self in (Direction.BOTH, Direction.READ_ONLY)
+        return self in (Direction.TWO_WAY, Direction.SOURCE_ONLY)
 
     @property
     def writes(self) -> bool:
         """Whether the server may be written."""
-        return self in (Direction.BOTH, Direction.WRITE_ONLY)
+        return self in (Direction.TWO_WAY, Direction.RECEIVE_ONLY)
 
 
 class FirstSyncPolicy(StrEnum):
@@ -50,8 +54,8 @@ class FirstSyncPolicy(StrEnum):
 
     MERGE = "merge"
     """Watched anywhere wins, highest play count, newest position, favourite anywhere."""
-    SOURCE = "source"
-    """The server named in :attr:`SyncOptions.source_server` is the truth."""
+    PRIMARY_WINS = "primary_wins"
+    """The server named in :attr:`SyncOptions.primary_server` is the truth."""
 
 
 class MatchMethod(StrEnum):
@@ -69,31 +73,31 @@ class GuardLimits:
     """When a cycle's resets (un-watch, un-favourite, clear rating) are held.
 
     Resets are counted per user and server. They are held when the count exceeds
-    ``max_resets``, or when it reaches ``min_resets`` and exceeds ``max_share`` of
+    ``max_changes``, or when it reaches ``min_changes`` and exceeds ``max_change_share`` of
     the user's items with data on that server. ``None`` switches a limit off.
     """
 
-    max_resets: int | None = 100
-    max_share: float | None = 0.25
-    min_resets: int = 10
+    max_changes: int | None = 100
+    max_change_share: float | None = 0.25
+    min_changes: int = 10
     """Below this count the share limit is not applied (small libraries)."""
 
     def exceeded(self, resets: int, items_with_data: int) -> bool:
         """Whether ``resets`` of a user's ``items_with_data`` must be held.
 
-        >>> GuardLimits(max_resets=5).exceeded(6, 1000)
+        >>> GuardLimits(max_changes=5).exceeded(6, 1000)
         True
-        >>> GuardLimits(max_resets=None, max_share=0.5, min_resets=2).exceeded(3, 4)
+        >>> GuardLimits(max_changes=None, max_change_share=0.5, min_changes=2).exceeded(3, 4)
         True
         """
         if resets == 0:
             return False
-        if self.max_resets is not None and resets > self.max_resets:
+        if self.max_changes is not None and resets > self.max_changes:
             return True
         return (
-            self.max_share is not None
-            and resets >= self.min_resets
-            and resets > self.max_share * max(items_with_data, 1)
+            self.max_change_share is not None
+            and resets >= self.min_changes
+            and resets > self.max_change_share * max(items_with_data, 1)
         )
 
 
@@ -101,7 +105,7 @@ class GuardLimits:
 class ServerOptions:
     """Per-server settings."""
 
-    direction: Direction = Direction.BOTH
+    direction: Direction = Direction.TWO_WAY
     field_directions: Mapping[SyncField, Direction] = field(default_factory=dict)
     """Overrides of ``direction`` for single fields (e.g. favourites one-way)."""
     media_roots: tuple[str, ...] = ()
@@ -120,11 +124,11 @@ class SyncOptions:
     """Per-server options keyed by server id; missing servers use the defaults."""
     priority: tuple[str, ...] = ()
     """Server ids in priority order for ties and ratings; unlisted ones follow by id."""
-    fields: frozenset[SyncField] = ALL_FIELDS
+    fields: frozenset[SyncField] = frozenset(ALL_FIELDS)
     """The fields that are synced at all."""
     first_sync: FirstSyncPolicy = FirstSyncPolicy.MERGE
-    source_server: str | None = None
-    """The server that is the truth for :attr:`FirstSyncPolicy.SOURCE`."""
+    primary_server: str | None = None
+    """The server that is the truth for :attr:`FirstSyncPolicy.PRIMARY_WINS`."""
     guard: GuardLimits = field(default_factory=GuardLimits)
     # Users
     user_map: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -194,7 +198,7 @@ class SyncOptions:
     def direction(self, server_id: str, sync_field: SyncField) -> Direction:
         """Direction of one field of one server, honouring :attr:`fields`."""
         if sync_field not in self.fields:
-            return Direction.NONE
+            return Direction.OFF
         return self.server(server_id).direction_for(sync_field)
 
     def rank(self, server_id: str) -> tuple[int, str]:

@@ -416,9 +416,9 @@ def plan_steps(
             # Kinds or libraries came into scope: their items have no earlier
             # state anywhere (a first sync for them, not changes from nothing).
             synced = set()
-        source = options.source_server
+        source = options.primary_server
         if (
-            options.first_sync is FirstSyncPolicy.SOURCE
+            options.first_sync is FirstSyncPolicy.PRIMARY_WINS
             and source in user.ids
             and source not in snapshot.readable
             and source not in synced
