@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    ErrorReason,
     JellyfinConnectionError,
 )
 from custom_components.jellyfin_sync.jellyfin.models import SyncField, UserData
@@ -19,7 +20,9 @@ from custom_components.jellyfin_sync.sync import (
     FirstSyncPolicy,
     GuardLimits,
     ServerOptions,
+    Stage,
     SyncEngine,
+    SyncError,
     SyncOptions,
 )
 from tests.engine_fakes import Clock, FakeServer, two_servers_same_ids
@@ -636,7 +639,7 @@ async def test_targeted_cycle_with_failures() -> None:
     report = await sync.run_cycle(
         now=a.clock.tick(), targets={a.server_id: [(a.user_id("Alice"), new_a.id)]}
     )
-    assert any("reading a target" in e for e in report.errors)
+    assert any(e.stage is Stage.READ_TARGET for e in report.errors)
     a.get_items = original  # type: ignore[method-assign]
     del b.items[m0]
     report = await sync.run_cycle(
@@ -698,11 +701,23 @@ async def test_client_refusing_a_field_is_reported() -> None:
 
     assert report.servers[b.server_id].unsupported == 1
     assert report.writes_failed == 1
-    expected = (
-        f"{b.server_id}: write movie:imdb:tt0000000: JellyfinUnsupportedError: "
-        "Jellyfin 10.8 cannot write playback_position"
+    expected = SyncError(
+        b.server_id,
+        Stage.WRITE,
+        ErrorReason.UNSUPPORTED,
+        "movie:imdb:tt0000000",
+        "Jellyfin 10.8 cannot write playback_position",
     )
     assert report.errors == [expected]
+    assert report.to_dict()["errors"] == [
+        {
+            "server": b.server_id,
+            "stage": "write",
+            "reason": "unsupported",
+            "subject": "movie:imdb:tt0000000",
+            "detail": "Jellyfin 10.8 cannot write playback_position",
+        }
+    ]
 
 
 async def test_read_only_server_is_never_written() -> None:
@@ -838,9 +853,9 @@ async def test_server_down_entirely() -> None:
     report = await sync.run_cycle(now=a.clock.tick())
     assert report.users == []
     assert report.servers[b.server_id].readable is False
-    assert report.errors[0].startswith(
-        f"{b.server_id}: read failed: JellyfinConnectionError"
-    )
+    first = report.errors[0]
+    assert (first.server_id, first.stage) == (b.server_id, Stage.READ_SERVER)
+    assert first.reason is ErrorReason.CANNOT_CONNECT
 
 
 @pytest.mark.parametrize("verify_error", [True, False])
@@ -865,7 +880,8 @@ async def test_write_verification(verify_error: bool) -> None:
     b.set_user_data = stale  # type: ignore[method-assign,assignment]
     report = await sync.run_cycle(now=a.clock.tick())
     assert report.writes_failed == 1
-    assert report.errors[-1].endswith("favorite did not take")
+    assert report.errors[-1].reason is ErrorReason.NOT_VERIFIED
+    assert report.errors[-1].detail == "favorite did not take"
     b.set_user_data = original  # type: ignore[method-assign]
     await sync.run_cycle(now=a.clock.tick())
     assert b.get("Alice", m0).is_favorite

@@ -3,14 +3,19 @@
 from datetime import UTC, datetime
 import json
 
-from custom_components.jellyfin_sync.jellyfin.exceptions import JellyfinConnectionError
+from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    ErrorReason,
+    JellyfinConnectionError,
+)
 from custom_components.jellyfin_sync.jellyfin.models import Item, SyncField, UserData
 from custom_components.jellyfin_sync.sync import (
     Baseline,
     GuardLimits,
     MatchMethod,
     Participant,
+    Stage,
     SyncEngine,
+    SyncError,
     SyncOptions,
     fields as fx,
     match_users,
@@ -67,7 +72,10 @@ async def test_undo_with_an_unreadable_server_finishes_when_it_answers() -> None
     report = await sync.undo(now=a.clock.tick())
     assert report.writes_planned == 1  # a, where the favourite started
     assert report.server(b.server_id).waiting == 1
-    assert report.errors[0].startswith(f"{b.server_id}: reading for undo")
+    assert (report.errors[0].server_id, report.errors[0].stage) == (
+        b.server_id,
+        Stage.UNDO_READ,
+    )
     assert sync.undoable == []
     assert not a.get("Alice", m0).is_favorite
     b.fail_user_reads = False
@@ -119,7 +127,7 @@ async def test_unwatch_cannot_be_confirmed_when_the_lookup_fails() -> None:
 
     assert report.writes_planned == 0
     assert a.get("Alice", m0).played
-    assert any("lookup failed" in e for e in report.errors)
+    assert any("lookup failed" in e.detail for e in report.errors)
 
 
 async def test_identity_change_keeps_the_baseline_through_other_keys() -> None:
@@ -188,9 +196,12 @@ async def test_targeted_cycle_for_a_user_missing_on_one_server() -> None:
 
 def test_report_lists_are_bounded() -> None:
     report = SyncReport(cycle_id="c", started=datetime(2026, 1, 1, tzinfo=UTC), limit=2)
-    for n in range(5):
-        report.error(f"e{n}")
-    assert report.errors == ["e0", "e1"]
+    errors = [
+        SyncError("s", Stage.WRITE, ErrorReason.SERVER_ERROR, f"e{n}") for n in range(5)
+    ]
+    for error in errors:
+        report.error(error)
+    assert report.errors == errors[:2]
     assert report.errors_total == 5
     assert report.to_dict()["ok"] is False
 
@@ -269,7 +280,10 @@ async def test_targeted_cycle_when_a_server_cannot_be_read() -> None:
         now=a.clock.tick(), targets={a.server_id: [(a.user_id("Alice"), m0)]}
     )
     assert report.writes_planned == 0
-    assert any(e.startswith(f"{b.server_id}: reading Alice") for e in report.errors)
+    assert any(
+        (e.server_id, e.stage, e.subject) == (b.server_id, Stage.READ_USER, "Alice")
+        for e in report.errors
+    )
 
 
 async def test_matches_and_unmatched_items_can_be_inspected() -> None:
@@ -304,7 +318,7 @@ async def test_item_back_after_a_rescan_is_synced_before_the_next_index_read() -
 
     a.get_items = broken  # type: ignore[method-assign]
     report = await sync.run_cycle(now=a.clock.tick())
-    assert any("looking up vanished items" in e for e in report.errors)
+    assert any(e.stage is Stage.LOOKUP_VANISHED for e in report.errors)
     assert b.get("Alice", m0).played
     a.get_items = original  # type: ignore[method-assign]
 

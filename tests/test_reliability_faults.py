@@ -169,7 +169,7 @@ async def test_fault_loses_nothing(
         assert hass.states.get(STATUS).state == "error"
         report = coordinator.last_report
         assert report is not None
-        assert any(e.startswith(cabin.server_id) for e in report["errors"])
+        assert any(e["server"] == cabin.server_id for e in report["errors"])
         assert state.online is False
         assert state.error == "reading its watch data failed"
         assert hass.states.get(CABIN_CONNECTED).state == STATE_OFF

@@ -474,7 +474,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 translation_key="undo_failed",
                 translation_placeholders={
                     "title": self.config_entry.title,
-                    "error": "; ".join(report.errors[:3]),
+                    "error": "; ".join(str(e) for e in report.errors[:3]),
                 },
             )
         return result

@@ -6,7 +6,7 @@ no import goes both ways.
 
 from collections.abc import Iterable
 
-from .exceptions import JellyfinError
+from .exceptions import ErrorReason, JellyfinError
 from .models import SyncField, UserData
 
 
@@ -17,6 +17,8 @@ class JellyfinVerificationError(JellyfinError):
     change by a player has the same effect. ``expected`` holds the values that were
     asked for (only ``fields`` matter), ``actual`` what the server holds now.
     """
+
+    reason = ErrorReason.NOT_VERIFIED
 
     def __init__(
         self,
@@ -39,6 +41,8 @@ class JellyfinUnsupportedError(JellyfinError):
     ``fields`` names the user-data fields that cannot reach the wanted value (empty
     when the whole server version is unsupported), so a caller can drop just those.
     """
+
+    reason = ErrorReason.UNSUPPORTED
 
     def __init__(self, message: str, fields: Iterable[SyncField] = ()) -> None:
         """Keep the fields that cannot be written."""

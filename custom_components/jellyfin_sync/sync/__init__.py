@@ -48,7 +48,7 @@ from .plan import (
     advance_baseline,
     build_plan,
 )
-from .report import ServerReport, SyncReport
+from .report import ServerReport, Stage, SyncError, SyncReport
 
 __all__ = [
     "ALL_FIELDS",
@@ -75,7 +75,9 @@ __all__ = [
     "ServerOptions",
     "ServerReport",
     "Skipped",
+    "Stage",
     "SyncEngine",
+    "SyncError",
     "SyncOptions",
     "SyncPlan",
     "SyncReport",

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    ErrorReason,
     JellyfinConnectionError,
     JellyfinError,
     JellyfinNotFoundError,
@@ -84,7 +85,7 @@ from .plan import (
     advance_steps,
     plan_steps,
 )
-from .report import SyncReport
+from .report import Stage, SyncError, SyncReport
 from .undo import UndoItem, make_undo_item, restore_baseline
 from .versions import Versions
 
@@ -169,14 +170,12 @@ def _own(item: Item) -> UserData:
     return own_data(item.type, item.user_data or fx.DEFAULT)
 
 
-def _error(server_id: str, what: str, err: Exception) -> str:
-    # Client messages never contain the API key (jellyfin/exceptions.py).
-    return f"{server_id}: {what}: {type(err).__name__}: {err}"
-
-
-def _read_failed(report: SyncReport, server_id: str, what: str, err: Exception) -> None:
+def _read_failed(
+    report: SyncReport, server_id: str, stage: Stage, err: JellyfinError, subject: str
+) -> None:
     """Report a failed read; count it when the server itself failed to answer."""
-    report.error(_error(server_id, what, err))
+    # Client messages never contain the API key (jellyfin/exceptions.py).
+    report.error(SyncError.of(server_id, stage, err, subject))
     if isinstance(
         err, JellyfinConnectionError | JellyfinServerError | JellyfinResponseError
     ):
@@ -403,7 +402,7 @@ class SyncEngine:
                     server.cycles_since_index += 1
                     await self._load_new(server)
             except JellyfinError as err:
-                report.error(_error(server.server_id, "read failed", err))
+                report.error(SyncError.of(server.server_id, Stage.READ_SERVER, err))
                 return
             entry.index_items = len(server.index or {})
             entry.readable = True
@@ -797,7 +796,9 @@ class SyncEngine:
                         server.listed[user_id] = now
                         report.server(server.server_id).full_listings += 1
                 except JellyfinError as err:
-                    _read_failed(report, server.server_id, f"reading {user.name}", err)
+                    _read_failed(
+                        report, server.server_id, Stage.READ_USER, err, user.name
+                    )
 
             return job()
 
@@ -816,7 +817,9 @@ class SyncEngine:
                 try:
                     found = await self._fetch(server, user.ids[server.server_id], ids)
                 except JellyfinError as err:
-                    _read_failed(report, server.server_id, f"reading {user.name}", err)
+                    _read_failed(
+                        report, server.server_id, Stage.READ_USER, err, user.name
+                    )
                     del data[user.key][server.server_id]
                     return
                 data[user.key][server.server_id].update(found)
@@ -861,7 +864,7 @@ class SyncEngine:
             try:
                 found = await self._fetch(server, user_id, set(server.gone))
             except JellyfinError as err:
-                _read_failed(report, server.server_id, "looking up vanished items", err)
+                _read_failed(report, server.server_id, Stage.LOOKUP_VANISHED, err, "")
                 return
             server.gone.difference_update(found)
 
@@ -991,7 +994,7 @@ class SyncEngine:
                         wanted[target.key].discard((server.server_id, item_id))
                         wanted[target.key].add((server.server_id, title))
             except JellyfinError as err:
-                report.error(_error(server.server_id, "reading a target", err))
+                report.error(SyncError.of(server.server_id, Stage.READ_TARGET, err))
         match = await self._matched()
         snapshots: list[UserSnapshot] = []
         for user in selected:
@@ -1025,7 +1028,7 @@ class SyncEngine:
                         server, user.ids[server_id], found, complete=False
                     )
                 except JellyfinError as err:
-                    _read_failed(report, server_id, f"reading {user.name}", err)
+                    _read_failed(report, server_id, Stage.READ_USER, err, user.name)
                     return
                 data[server_id] = found
                 if gone := frozenset(ids - found.keys()):
@@ -1077,7 +1080,7 @@ class SyncEngine:
                 entry.unsupported += 1
                 entry.failed += 1
                 report.writes_failed += 1
-                report.error(_error(w.server_id, f"write {w.identity}", err))
+                report.error(SyncError.of(w.server_id, Stage.WRITE, err, w.identity))
                 return
             except JellyfinNotFoundError:
                 entry.failed += 1
@@ -1090,7 +1093,7 @@ class SyncEngine:
             except JellyfinError as err:
                 entry.failed += 1
                 report.writes_failed += 1
-                report.error(_error(w.server_id, f"write {w.identity}", err))
+                report.error(SyncError.of(w.server_id, Stage.WRITE, err, w.identity))
                 return
             confirmed[(w.server_id, w.user_key, w.identity)] = result
             missed = [f for f in w.fields if not fx.same(f, result, w.desired)]
@@ -1098,7 +1101,15 @@ class SyncEngine:
                 entry.failed += 1
                 report.writes_failed += 1
                 names = ", ".join(f.value for f in missed)
-                report.error(f"{w.server_id}: write {w.identity}: {names} did not take")
+                report.error(
+                    SyncError(
+                        w.server_id,
+                        Stage.WRITE,
+                        ErrorReason.NOT_VERIFIED,
+                        w.identity,
+                        f"{names} did not take",
+                    )
+                )
                 return
             report.writes_done += 1
             entry.writes += 1
@@ -1397,7 +1408,7 @@ class SyncEngine:
             try:
                 found = await self._fetch(server, user_id, ids)
             except JellyfinError as err:
-                report.error(_error(server_id, "reading for undo", err))
+                report.error(SyncError.of(server_id, Stage.UNDO_READ, err))
                 unreadable.add((server_id, user_id))
                 return
             for item_id, state in found.items():

@@ -3,9 +3,67 @@
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from custom_components.jellyfin_sync.jellyfin.exceptions import (
+    ErrorReason,
+    JellyfinError,
+)
 from custom_components.jellyfin_sync.jellyfin.models import format_datetime
+
+
+class Stage(StrEnum):
+    """Which step of a cycle (or undo) an error happened in."""
+
+    READ_SERVER = "read_server"
+    """Reading the server itself: users, libraries, item index."""
+    READ_USER = "read_user"
+    """Reading one user's watch data."""
+    LOOKUP_VANISHED = "lookup_vanished"
+    """Looking up items that left the listings."""
+    READ_TARGET = "read_target"
+    """Reading the items a webhook call named."""
+    WRITE = "write"
+    UNDO_READ = "undo_read"
+    """Reading what an undo would overwrite."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncError:
+    """One failure of a cycle, as data: the Home Assistant layer words it.
+
+    ``subject`` names what failed (a user's name, an item's identity); ``detail``
+    is the client's message, for logs and diagnostics (never a secret).
+    """
+
+    server_id: str
+    stage: Stage
+    reason: ErrorReason
+    subject: str = ""
+    detail: str = ""
+
+    @classmethod
+    def of(
+        cls, server_id: str, stage: Stage, err: JellyfinError, subject: str = ""
+    ) -> "SyncError":
+        """The error a client exception stands for."""
+        return cls(server_id, stage, err.reason, subject, str(err))
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-safe form (action responses, diagnostics)."""
+        return {
+            "server": self.server_id,
+            "stage": self.stage.value,
+            "reason": self.reason.value,
+            "subject": self.subject,
+            "detail": self.detail,
+        }
+
+    def __str__(self) -> str:
+        """One line for logs."""
+        subject = f" {self.subject}" if self.subject else ""
+        return f"{self.server_id}: {self.stage}{subject}: {self.reason}: {self.detail}"
 
 
 @dataclass(slots=True, kw_only=True)
@@ -99,7 +157,7 @@ class SyncReport:
     """Writes of this cycle beyond ``history_max_writes``: they cannot be undone."""
     planned: list[dict[str, Any]] = field(default_factory=list)
     """The first planned writes (all of them up to the report limit)."""
-    errors: list[str] = field(default_factory=list)
+    errors: list[SyncError] = field(default_factory=list)
     errors_total: int = 0
     durations: dict[str, float] = field(default_factory=dict)
     limit: int = 50
@@ -111,11 +169,11 @@ class SyncReport:
             found = self.servers[server_id] = ServerReport(server_id=server_id)
         return found
 
-    def error(self, message: str) -> None:
-        """Add an error line (bounded list, complete count)."""
+    def error(self, error: SyncError) -> None:
+        """Add an error (bounded list, complete count)."""
         self.errors_total += 1
         if len(self.errors) < self.limit:
-            self.errors.append(message)
+            self.errors.append(error)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +215,7 @@ class SyncReport:
             "vanished": self.vanished,
             "history_dropped": self.history_dropped,
             "planned": list(self.planned),
-            "errors": list(self.errors),
+            "errors": [e.to_dict() for e in self.errors],
             "errors_total": self.errors_total,
             "durations": {k: round(v, 4) for k, v in sorted(self.durations.items())},
         }
