@@ -86,12 +86,47 @@ def test_no_import_cycle() -> None:
     assert _cycle(graph()) is None
 
 
-def test_client_and_engine_never_import_the_home_assistant_glue() -> None:
-    glue_free = (f"{PACKAGE}.jellyfin", f"{PACKAGE}.sync")
+#: The rooms, innermost first. Data flows one way: the Home Assistant glue (every
+#: other module of the package) drives the group, the group the engine, the engine
+#: the client; a room imports only itself and the rooms after it here.
+ROOMS = (f"{PACKAGE}.jellyfin", f"{PACKAGE}.sync", f"{PACKAGE}.group")
+
+
+def _room(module: str) -> int:
+    """Index of a module's room in :data:`ROOMS`; the glue is ``len(ROOMS)``."""
+    for index, room in enumerate(ROOMS):
+        if module == room or module.startswith(room + "."):
+            return index
+    return len(ROOMS)
+
+
+def test_imports_flow_one_way_through_the_rooms() -> None:
     for name, targets in graph().items():
-        if name.startswith(glue_free):
-            wrong = {t for t in targets if not t.startswith(glue_free)}
-            assert not wrong, f"{name} imports {sorted(wrong)}"
+        wrong = {t for t in targets if _room(t) > _room(name)}
+        assert not wrong, f"{name} imports {sorted(wrong)}"
+
+
+def test_the_rooms_import_no_home_assistant() -> None:
+    paths = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    for name, path in paths.items():
+        if _room(name) == len(ROOMS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                found = [node.module or ""]
+            else:
+                continue
+            wrong = [m for m in found if m.split(".")[0] == "homeassistant"]
+            assert not wrong, f"{name} imports {wrong}"
+
+
+def test_the_room_check_sees_a_wrong_import() -> None:
+    assert _room(f"{PACKAGE}.sync.engine") == 1
+    assert _room(f"{PACKAGE}.coordinator") == len(ROOMS)
+    assert _room(f"{PACKAGE}.group") > _room(f"{PACKAGE}.sync.engine")
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from custom_components.jellyfin_sync import const
+from custom_components.jellyfin_sync.group import UNDO_HISTORY
 from custom_components.jellyfin_sync.options import default_options
 from custom_components.jellyfin_sync.services import RUN_SCHEMA, UNDO_SCHEMA
 from custom_components.jellyfin_sync.sync import GuardLimits, SyncOptions
@@ -161,7 +162,7 @@ def test_undo_limits_are_the_same_everywhere() -> None:
         assert int(match.group(1)) == cycles, match.group(0)
     found = re.search(r"Diagnostics list the last\s+(\d+) undos", README)
     assert found is not None
-    assert int(found.group(1)) == const.UNDO_HISTORY
+    assert int(found.group(1)) == UNDO_HISTORY
 
 
 def _schema_fields(schema: Any) -> dict[str, tuple[bool, Any]]:

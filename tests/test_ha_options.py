@@ -448,7 +448,7 @@ async def test_options_flow_server_steps(
 
     # The reloaded entry's engine runs with these options.
     await hass.async_block_till_done(wait_background_tasks=True)
-    engine = entry.runtime_data.engine
+    engine = entry.runtime_data.group.engine
     assert engine is not None
     sync = engine.options
     assert sync.priority == (cabin.server_id, home.server_id)

@@ -9,12 +9,12 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.jellyfin_sync import coordinator as coordinator_module
 from custom_components.jellyfin_sync.const import (
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     DOMAIN,
 )
+from custom_components.jellyfin_sync.group import core as group_core
 from custom_components.jellyfin_sync.repairs import async_create_fix_flow
 from tests import ha_common
 from tests.ha_common import ENTRY_ID, make_entry, matchable_movies, setup_entry
@@ -188,7 +188,7 @@ async def test_unsupported_version_issue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A server below the supported floor is left out and named in an error issue."""
-    monkeypatch.setattr(coordinator_module, "MIN_SUPPORTED_VERSION", (10, 9))
+    monkeypatch.setattr(group_core, "MIN_SUPPORTED_VERSION", (10, 9))
     old = await jellyfin_server_factory(
         name="Old", version="10.8.13", library=ha_common.SMALL_LIBRARY
     )
@@ -228,6 +228,8 @@ async def test_persistent_failure_issue(
     assert issue is not None
     assert issue.translation_placeholders is not None
     assert issue.translation_placeholders["failures"] == "3"
+    # The reason is the group's typed problem, worded by the translations.
+    assert issue.translation_placeholders["error"] == "cannot connect"
     assert cabin.api_key not in str(issue.translation_placeholders)
     cabin.faults.up()
     await hass.async_block_till_done()

@@ -368,11 +368,11 @@ async def test_undo_is_idempotent_and_takes_a_cycle_id(
     assert cabin.dump_user_data()["alice"][first.identity]["IsFavorite"] is True
 
     # The undone cycle is stored: a reload still knows it.
-    undone_cycle = entry.runtime_data._last_undone
+    undone_cycle = entry.runtime_data.group.stored.last_undone
     assert undone_cycle is not None
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert entry.runtime_data._last_undone == undone_cycle
+    assert entry.runtime_data.group.stored.last_undone == undone_cycle
 
     # An older sync by its id, once; twice writes nothing.
     by_id = {"config_entry_id": entry.entry_id, "cycle_id": cycle1}

@@ -79,7 +79,7 @@ async def test_reload_keeps_baseline(
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.baseline.item_count >= 1
+    assert entry.runtime_data.group.baseline.item_count >= 1
 
 
 async def test_remove_entry_deletes_store(
@@ -174,4 +174,4 @@ async def test_unreadable_store_starts_afresh(
         await setup_entry(hass, entry)
     assert entry.state is ConfigEntryState.LOADED
     assert "cannot be read" in caplog.text
-    assert entry.runtime_data.baseline.item_count == 0
+    assert entry.runtime_data.group.baseline.item_count == 0

@@ -59,25 +59,25 @@ Fault = Callable[[SimulatedServer], None]
 
 #: name -> (inject, expected reason when the check before the cycle sees it)
 FAULTS: dict[str, tuple[Fault, str]] = {
-    "down": (lambda s: s.faults.down(), "cannot connect"),
+    "down": (lambda s: s.faults.down(), "cannot_connect"),
     "5xx burst": (
         lambda s: s.faults.fail_next(40, 500),
-        "server error or still starting",
+        "server_error",
     ),
     "502 burst": (
         lambda s: s.faults.fail_next(40, 502),
-        "server error or still starting",
+        "server_error",
     ),
-    "timeout": (lambda s: s.faults.latency(0.5), "cannot connect"),
-    "truncated JSON": (lambda s: s.faults.truncate_next(40), "cannot connect"),
+    "timeout": (lambda s: s.faults.latency(0.5), "timeout"),
+    "truncated JSON": (lambda s: s.faults.truncate_next(40), "cannot_connect"),
     "invalid JSON": (
         lambda s: s.faults.invalid_json_next(40),
-        "the answer is not Jellyfin's",
+        "not_jellyfin",
     ),
-    "HTML 200": (lambda s: s.faults.html_next(40), "the answer is not Jellyfin's"),
+    "HTML 200": (lambda s: s.faults.html_next(40), "not_jellyfin"),
     "starting (503)": (
         lambda s: s.faults.starting(True),
-        "server error or still starting",
+        "starting",
     ),
 }
 
@@ -171,7 +171,7 @@ async def test_fault_loses_nothing(
         assert report is not None
         assert any(e["server"] == cabin.server_id for e in report["errors"])
         assert state.online is False
-        assert state.error == "reading its watch data failed"
+        assert state.error == "read_failed"
         assert hass.states.get(CABIN_CONNECTED).state == STATE_OFF
         assert caplog.text.count("Jellyfin server Cabin is unavailable") == 1
     elif phase == "writes":

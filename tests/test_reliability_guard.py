@@ -216,8 +216,8 @@ async def test_undo_restores_every_server_and_is_idempotent(
     world.change()
     await _call(hass, "run", {"config_entry_id": entry.entry_id})
     world.assert_changes_everywhere()
-    assert entry.runtime_data.engine is not None
-    cycle_id = entry.runtime_data.engine.undoable[-1]
+    assert entry.runtime_data.group.engine is not None
+    cycle_id = entry.runtime_data.group.engine.undoable[-1]
     # A newer change after the cycle, on an item the cycle wrote to Home.
     home.act("alice").set_user_data(world.movies[4].id, PlayCount=5)
     newer = view(home, ids)["alice"][ids[4]]
@@ -259,7 +259,7 @@ async def test_undo_restores_every_server_and_is_idempotent(
     assert result["groups"][entry.entry_id]["summary"]["planned"] == 0
 
     # Idempotent: undoing the same cycle again writes nothing.
-    engine = entry.runtime_data.engine
+    engine = entry.runtime_data.group.engine
     assert engine is not None
     assert cycle_id not in engine.undoable
     again = await engine.undo(now=datetime.now(UTC), cycle_id=cycle_id)

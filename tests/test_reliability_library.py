@@ -195,7 +195,7 @@ async def _stop_during_apply(
     assert trap.fired
     home.faults.clear()
     cabin.faults.clear()
-    assert coordinator.syncing is False
+    assert coordinator.group.syncing is False
     # Let writes the servers already accepted finish, then "stop" Home Assistant.
     await asyncio.sleep(0.1)
     assert await hass.config_entries.async_unload(entry.entry_id)

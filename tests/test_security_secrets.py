@@ -298,7 +298,7 @@ async def test_tls_verification_is_on_by_default_and_off_per_server(
     await setup_entry(hass, entry)
     state = entry.runtime_data.data.servers[home.server_id]
     assert state.online is False
-    assert state.error == "cannot connect"
+    assert state.error == "cannot_connect"
     assert entry.runtime_data.data.servers[cabin.server_id].online is True
 
     hass.config_entries.async_update_entry(

@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.jellyfin_sync.const import (
     CONF_PROGRESS_DELAY,
     CONF_WEBHOOK_ID,
+    DOMAIN,
     EVENT_COMPLETED,
     LOGGER,
 )
@@ -134,6 +135,36 @@ async def test_change_reaches_other_server_through_webhook(
     assert [e.data["applied"] for e in events] == [1]
     assert writes(cabin) == 1
     assert writes(home) == 0
+
+
+async def test_a_webhook_cycle_after_a_failed_update_marks_the_data_fresh(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    group: tuple[SimulatedServer, SimulatedServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A targeted cycle publishes like a scheduled one: the update succeeded."""
+    home, cabin = group
+    await start_group(hass, hass_client_no_auth, group)
+    coordinator = hass.config_entries.async_entries(DOMAIN)[0].runtime_data
+    run_cycle = coordinator.group.run_cycle
+
+    async def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("storage broke")
+
+    monkeypatch.setattr(coordinator.group, "run_cycle", broken)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success is False
+    monkeypatch.setattr(coordinator.group, "run_cycle", run_cycle)
+
+    movie = matchable_movies(home)[1]
+    twin = cabin.item_by_key(movie.identity)
+    home.act("alice").mark_played(movie.id)
+    await until(lambda: cabin.user_data("alice", twin.id)["Played"] is True)
+    await settle(hass, home, cabin)
+    assert coordinator.last_update_success is True
+    assert coordinator.data.last_cycle is not None
+    assert coordinator.data.last_cycle.outcome == "ok"
 
 
 async def test_progress_stream_is_debounced_and_ends_at_final_position(

@@ -4,7 +4,6 @@ from datetime import timedelta
 import json
 from pathlib import Path
 import re
-from types import SimpleNamespace
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER
@@ -18,7 +17,6 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.jellyfin_sync.const import (
-    CONF_FIELDS,
     CONF_PROGRESS_DELAY,
     CONF_USER_MAP,
     CONF_USER_MODE,
@@ -31,16 +29,9 @@ from custom_components.jellyfin_sync.const import (
 from custom_components.jellyfin_sync.diagnostics import (
     async_get_config_entry_diagnostics,
 )
-from custom_components.jellyfin_sync.jellyfin.exceptions import (
-    JellyfinConnectionError,
-)
-from custom_components.jellyfin_sync.jellyfin.models import Item, SyncField, UserData
-from custom_components.jellyfin_sync.sync.plan import PlannedWrite
 from custom_components.jellyfin_sync.webhook import (
     WEBHOOK_TEMPLATE,
-    RecentWrites,
     WebhookEvent,
-    WebhookSync,
     parse_event,
     webhook_url,
 )
@@ -218,32 +209,6 @@ def test_parse_event_accepts_the_plugins_rendering() -> None:
     assert event.progress
 
 
-def test_recent_writes_expire_and_can_be_forgotten() -> None:
-    recent = RecentWrites(window=10.0)
-    desired = UserData(played=True, play_count=1)
-    write = PlannedWrite(
-        server_id="s",
-        user_key="alice",
-        user_id="u",
-        item_id="i",
-        identity="movie:x",
-        fields=(SyncField.PLAYED,),
-        current=UserData(),
-        desired=desired,
-        resets=(),
-    )
-    recent.record([write], now=100.0)
-    assert recent.candidate(("s", "u", "i"), 105.0) == desired
-    assert recent.candidate(("s", "u", "other"), 105.0) is None
-    assert recent.candidate(("s", "u", "i"), 110.0) is None
-    # Expired writes are dropped when the next cycle records its own.
-    recent.record([], now=111.0)
-    assert len(recent) == 0
-    recent.record([write], now=200.0)
-    recent.forget(("s", "u", "i"))
-    assert recent.candidate(("s", "u", "i"), 201.0) is None
-
-
 def test_documented_template_is_the_one_the_flows_show() -> None:
     docs = (Path(__file__).parents[1] / "README.md").read_text()
     assert f"\n{WEBHOOK_TEMPLATE}\n" in docs
@@ -258,69 +223,6 @@ def test_documented_template_is_the_one_the_flows_show() -> None:
 
 async def test_url_without_a_known_home_assistant_address(hass: HomeAssistant) -> None:
     assert webhook_url(hass, "abc") == "http://<home-assistant>:8123/api/webhook/abc"
-
-
-class _Client:
-    """Answers the echo check's read (or fails it)."""
-
-    def __init__(self, data: UserData | None, error: bool = False) -> None:
-        self.data = data
-        self.error = error
-        self.reads = 0
-
-    async def get_items(
-        self, user_id: str, ids: list[str], *, fields: tuple[str, ...]
-    ) -> list[Item]:
-        self.reads += 1
-        if self.error:
-            raise JellyfinConnectionError("down")
-        if self.data is None:
-            return []
-        return [Item(id=ids[0], type="Movie", name="", user_data=self.data)]
-
-
-async def test_echo_check_keeps_items_it_cannot_confirm(hass: HomeAssistant) -> None:
-    written = UserData(played=True, play_count=1)
-    write = PlannedWrite(
-        server_id="s",
-        user_key="alice",
-        user_id="u",
-        item_id="i",
-        identity="movie:x",
-        fields=(SyncField.PLAYED,),
-        current=UserData(),
-        desired=written,
-        resets=(),
-    )
-    coordinator = SimpleNamespace(
-        recent_writes=RecentWrites(),
-        options={CONF_FIELDS: [f.value for f in SyncField], CONF_PROGRESS_DELAY: 30},
-        clients={},
-        config_entry=SimpleNamespace(title="T"),
-    )
-    coordinator.options[CONF_WEBHOOK_REMOTE] = False
-    sync = WebhookSync(hass, coordinator, "id")  # type: ignore[arg-type]
-    key = ("s", "u", "i")
-    for client, kept in (
-        (_Client(written), []),  # the echo: nothing to do
-        (_Client(UserData(played=True, play_count=1, is_favorite=True)), [key]),
-        (_Client(None), [key]),  # the item is gone: let the cycle tell
-        (_Client(None, error=True), [key]),  # cannot read: let the cycle try
-    ):
-        coordinator.recent_writes.record([write], hass.loop.time())
-        coordinator.clients = {"s": client}
-        assert sorted(await sync._async_drop_echoes([key, ("s", "u", "other")])) == [
-            *kept,
-            ("s", "u", "other"),
-        ]
-        assert client.reads == 1
-    assert sync.stats["echoes"] == 1
-    # A real change seen: later saves of that item are no longer echo candidates.
-    coordinator.clients = {"s": _Client(UserData(played=False))}
-    assert await sync._async_drop_echoes([key]) == [key]
-    assert coordinator.recent_writes.candidate(key, hass.loop.time()) is None
-    assert await sync._async_drop_echoes([key]) == [key]
-    assert coordinator.clients["s"].reads == 1
 
 
 async def test_webhook_id_is_not_in_diagnostics(

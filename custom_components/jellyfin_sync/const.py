@@ -4,6 +4,7 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .group import Status
 from .sync.options import Direction, FirstSyncPolicy
 
 DOMAIN: Final = "jellyfin_sync"
@@ -112,13 +113,8 @@ MAX_PROGRESS_DELAY: Final = 600
 # ---- runtime -------------------------------------------------------------------------
 STORAGE_VERSION: Final = 1
 STORAGE_MINOR_VERSION: Final = 1
-REPORT_HISTORY: Final = 5
-"""How many cycle summaries are kept for diagnostics."""
-UNDO_HISTORY: Final = 10
-"""How many undo summaries are kept for diagnostics."""
 FAILURES_BEFORE_REPAIR: Final = 3
 """Consecutive failed cycles of one server before a repair issue is raised."""
-MIN_SUPPORTED_VERSION: Final = (10, 8)
 FULL_FEATURED_VERSION: Final = (10, 9)
 REQUEST_TIMEOUT: Final = 30.0
 PROBE_TIMEOUT: Final = 10.0
@@ -135,8 +131,6 @@ WEBHOOK_COALESCE: Final = 0.5
 """Seconds a non-progress save waits so a burst becomes one targeted cycle."""
 PROGRESS_MAX_WAIT_FACTOR: Final = 10
 """An item being watched is synced at least every ``progress_delay`` times this."""
-WEBHOOK_ECHO_WINDOW: Final = 120.0
-"""Seconds after a sync write during which a save of that item may be its echo."""
 INSTANT_ACTIVE_WINDOW: Final = timedelta(days=1)
 """Instant sync counts as active while a call from the server arrived this recently."""
 SAVE_REASON_PROGRESS: Final = "PlaybackProgress"
@@ -151,6 +145,8 @@ ATTR_FULL: Final = "full"
 ATTR_USERS: Final = "users"
 ATTR_CYCLE_ID: Final = "cycle_id"
 
+PROBLEM_SELECTOR: Final = "server_problem"
+"""Translations of ``group.ServerProblem`` (``selector.server_problem.options``)."""
 ISSUE_HELD: Final = "held_changes"
 ISSUE_OLD_VERSION: Final = "reduced_capabilities"
 ISSUE_UNSUPPORTED: Final = "unsupported_version"
@@ -159,17 +155,5 @@ ISSUE_PLUGIN_MISSING: Final = "webhook_plugin_missing"
 ISSUE_INSTANT_URL: Final = "instant_sync_url"
 ISSUE_INSTANT_LEFT: Final = "instant_sync_left_behind"
 
-STATUS_IDLE: Final = "idle"
-STATUS_SYNCING: Final = "syncing"
-STATUS_OK: Final = "ok"
-STATUS_DRY_RUN: Final = "dry_run"
-STATUS_HELD: Final = "held"
-STATUS_ERROR: Final = "error"
-STATUSES: Final = (
-    STATUS_IDLE,
-    STATUS_SYNCING,
-    STATUS_OK,
-    STATUS_DRY_RUN,
-    STATUS_HELD,
-    STATUS_ERROR,
-)
+STATUSES: Final = tuple(status.value for status in Status)
+"""The status sensor's states (``group.Status``)."""

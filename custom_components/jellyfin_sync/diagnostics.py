@@ -65,10 +65,10 @@ async def async_get_config_entry_diagnostics(
             },
             "status": coordinator.status,
             "held": coordinator.data.held,
-            "baseline_items": coordinator.baseline.item_count,
-            "undoable_cycles": len(coordinator.baseline.history),
-            "undo_history": list(coordinator.undo_history),
-            "history": list(coordinator.history),
+            "baseline_items": coordinator.group.baseline.item_count,
+            "undoable_cycles": len(coordinator.group.baseline.history),
+            "undo_history": list(coordinator.group.stored.undo_history),
+            "history": list(coordinator.group.stored.history),
             "last_report": coordinator.last_report,
             # Counters only: the webhook id (a secret) is never included.
             "webhook": dict(coordinator.webhook.stats)

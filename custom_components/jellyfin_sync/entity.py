@@ -9,7 +9,7 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import CONF_NAME, CONF_SERVER_ID, DOMAIN
 from .coordinator import JellyfinSyncCoordinator
-from .data import ServerState
+from .group import ServerState
 
 
 class JellyfinSyncEntity(CoordinatorEntity[JellyfinSyncCoordinator]):

@@ -52,6 +52,7 @@ from .const import (
     SERVER_TWO_WAY,
     USER_MODE_ALL,
     USER_MODE_EXCLUDE,
+    USER_MODE_INCLUDE,
 )
 from .jellyfin.models import SyncField, User
 from .sync import (
@@ -201,6 +202,32 @@ def validate_servers(
         if not Direction(direction).reads:
             errors[field] = "field_source_cannot_send"
     return errors
+
+
+def cycle_users(
+    options: Mapping[str, Any], users: list[str] | None
+) -> list[str] | None:
+    """The users a cycle is limited to: the action's, within the include list.
+
+    Names are turned into the engine's sync names: a name from a line of the
+    explicit mapping stands for that line's first name.
+    """
+    aliases = {
+        name.casefold(): names[0]
+        for names in parse_user_map(options[CONF_USER_MAP])
+        for name in names
+    }
+
+    def sync_names(names: list[str]) -> list[str]:
+        return [aliases.get(name.casefold(), name) for name in names]
+
+    if options[CONF_USER_MODE] != USER_MODE_INCLUDE:
+        return sync_names(users) if users else None
+    included = sync_names(list(options[CONF_USERS]))
+    if not users:
+        return included
+    allowed = {name.casefold() for name in included}
+    return [name for name in sync_names(users) if name.casefold() in allowed]
 
 
 def parse_user_map(

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.translation import async_get_translations
 
 from .const import (
     DOMAIN,
@@ -24,8 +25,10 @@ from .const import (
     ISSUE_HELD,
     ISSUE_OLD_VERSION,
     ISSUE_UNSUPPORTED,
-    MIN_SUPPORTED_VERSION,
+    PROBLEM_SELECTOR,
 )
+from .group import ServerProblem, ServerState
+from .jellyfin.models import MIN_SUPPORTED_VERSION
 
 
 def version_issues(
@@ -70,18 +73,32 @@ def version_issues(
     return True
 
 
-def failure_issue(
-    hass: HomeAssistant,
-    server_id: str,
-    failures: int,
-    placeholders: dict[str, str],
-) -> None:
-    """Raise a server's failure issue from the set count on.
+async def async_problem_texts(hass: HomeAssistant) -> dict[ServerProblem, str]:
+    """Each server problem in the user's language (``selector.server_problem``)."""
+    strings = await async_get_translations(
+        hass, hass.config.language, "selector", [DOMAIN]
+    )
+    prefix = f"component.{DOMAIN}.selector.{PROBLEM_SELECTOR}.options."
+    return {p: strings.get(f"{prefix}{p.value}", p.value) for p in ServerProblem}
 
-    It is cleared once the server answers again (``failures`` 0).
+
+async def async_failure_issues(
+    hass: HomeAssistant, title: str, states: Iterable[ServerState]
+) -> None:
+    """Raise each server's failure issue from the set count on.
+
+    It is cleared once the server answers again (``failures`` 0). The reason is
+    the server's problem in the user's language.
     """
-    issue_id = f"{ISSUE_FAILING}_{server_id}"
-    if failures >= FAILURES_BEFORE_REPAIR:
+    texts: dict[ServerProblem, str] | None = None
+    for state in states:
+        issue_id = f"{ISSUE_FAILING}_{state.server_id}"
+        if state.failures == 0:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+        if state.failures < FAILURES_BEFORE_REPAIR:
+            continue
+        if texts is None:
+            texts = await async_problem_texts(hass)
         ir.async_create_issue(
             hass,
             DOMAIN,
@@ -89,10 +106,13 @@ def failure_issue(
             is_fixable=False,
             severity=ir.IssueSeverity.ERROR,
             translation_key=ISSUE_FAILING,
-            translation_placeholders=placeholders,
+            translation_placeholders={
+                "server": state.name,
+                "title": title,
+                "failures": str(state.failures),
+                "error": texts[state.error] if state.error else "-",
+            },
         )
-    elif failures == 0:
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 def held_issue(hass: HomeAssistant, entry_id: str, title: str, held: bool) -> None:

@@ -6,6 +6,7 @@ that applies them. Version and failure issues explain what to do outside Home
 Assistant and are not fixable here.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.components.repairs import ConfirmRepairFlow, RepairsFlow
@@ -65,10 +66,32 @@ class HeldChangesRepairFlow(RepairsFlow):
             description_placeholders={
                 "title": entry.title,
                 "held": str(coordinator.data.held),
-                "summary": coordinator.held_summary(),
-                "examples": coordinator.held_examples(),
+                "summary": held_summary(coordinator.last_report, coordinator.names),
+                "examples": held_examples(coordinator.last_report, coordinator.names),
             },
         )
+
+
+def held_summary(report: Mapping[str, Any] | None, names: Mapping[str, str]) -> str:
+    """One line per user and server whose resets the guard held (no item data)."""
+    lines = [
+        f"{g['user']} on {names.get(g['server'], g['server'])}: "
+        f"{g['resets']} of {g['items_with_data']} items"
+        for g in (report or {}).get("guard", [])
+    ]
+    return "; ".join(lines) or "-"
+
+
+def held_examples(
+    report: Mapping[str, Any] | None, names: Mapping[str, str], limit: int = 5
+) -> str:
+    """The first held writes: item key and the fields they would reset."""
+    examples = [
+        f"{w['identity']} on {names.get(w['server'], w['server'])}: "
+        f"{', '.join(w['resets'] or w['fields'])}"
+        for w in (report or {}).get("held_writes", [])[:limit]
+    ]
+    return "; ".join(examples) or "-"
 
 
 async def async_create_fix_flow(

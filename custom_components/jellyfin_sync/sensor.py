@@ -17,8 +17,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import CONF_SERVERS, STATUSES
 from .coordinator import JellyfinSyncConfigEntry, JellyfinSyncCoordinator
-from .data import ServerState
 from .entity import JellyfinServerEntity, JellyfinSyncEntity
+from .group import ServerState
 from .instant import InstantStatus
 
 PARALLEL_UPDATES = 0

@@ -104,7 +104,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
         users: list[str] | None = data.get(ATTR_USERS) or None
         if users:
             for entry in entries:
-                await entry.runtime_data.async_check_users(users)
+                entry.runtime_data.check_users(users)
         reports: dict[str, Any] = {}
         for entry in entries:
             reports[entry.entry_id] = await entry.runtime_data.async_run_cycle(

@@ -14,19 +14,18 @@ the values in it are never used. Calls are collected per (server, user, item):
 
 A targeted cycle reads the items' current user data from every server and merges it
 against the baseline with the normal rules and guard (``SyncEngine.run_cycle`` with
-``targets``), under the coordinator's cycle lock. A save that is the echo of the
-sync's own write (the written server now holds what was written) is dropped before
-any cycle. Polling keeps running at its interval and catches whatever a lost call
+``targets``), under the group's cycle lock. A save that is the echo of the sync's
+own write (the written server now holds what was written) is dropped by the group
+before any cycle (:mod:`.group.echoes`). Polling keeps running at its interval and catches whatever a lost call
 missed.
 """
 
-import asyncio
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 import json
 import re
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 from homeassistant.components import webhook
@@ -35,7 +34,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.network import NoURLAvailableError
 
 from .const import (
-    CONF_FIELDS,
     CONF_PROGRESS_DELAY,
     CONF_WEBHOOK_REMOTE,
     DOMAIN,
@@ -43,18 +41,11 @@ from .const import (
     PROGRESS_MAX_WAIT_FACTOR,
     SAVE_REASON_PROGRESS,
     WEBHOOK_COALESCE,
-    WEBHOOK_ECHO_WINDOW,
     WEBHOOK_MAX_BODY,
     WEBHOOK_NAME,
 )
-from .jellyfin import JellyfinClient
-from .jellyfin.exceptions import JellyfinError
-from .jellyfin.models import SyncField, User, UserData, normalize_id
-from .sync import fields as fx
-from .sync.kinds import own_data
-
-if TYPE_CHECKING:
-    from .sync.plan import PlannedWrite
+from .group import ItemKey, ItemsRun
+from .jellyfin.models import normalize_id
 
 #: What users paste into the Webhook plugin's Generic destination ("Template").
 #: Every value is quoted: Handlebars.Net renders booleans as ``True``/``False`` and
@@ -75,9 +66,6 @@ WEBHOOK_TEMPLATE = (
 )
 NOTIFICATION_TYPE = "UserDataSaved"
 _GUID = re.compile(r"[0-9a-f]{32}")
-
-type ItemKey = tuple[str, str, str]
-"""(server id, user id, item id), ids as the client normalises them."""
 
 
 class WebhookRejectedError(ValueError):
@@ -200,56 +188,6 @@ class _Pending:
     """Loop time of the first progress save still waiting (``None``: not progress)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Written:
-    until: float
-    desired: UserData
-
-
-class RecentWrites:
-    """The sync's own recent writes, to recognise their webhook echoes.
-
-    A save of a written item, on the written server, within
-    :data:`~.const.WEBHOOK_ECHO_WINDOW` seconds, is an echo when that server now
-    holds, in every synced field, what was written. The server is asked (one small
-    read); the call's own values are not trusted.
-    """
-
-    def __init__(self, window: float = WEBHOOK_ECHO_WINDOW) -> None:
-        """Start empty."""
-        self.window = window
-        self._writes: dict[ItemKey, _Written] = {}
-
-    def __len__(self) -> int:
-        """Number of remembered writes."""
-        return len(self._writes)
-
-    def record(self, writes: Iterable["PlannedWrite"], now: float) -> None:
-        """Remember a cycle's applied writes (and forget expired ones)."""
-        self._writes = {k: w for k, w in self._writes.items() if w.until > now}
-        for write in writes:
-            key = (write.server_id, write.user_id, write.item_id)
-            self._writes[key] = _Written(now + self.window, write.desired)
-
-    def candidate(self, key: ItemKey, now: float) -> UserData | None:
-        """What the sync wrote to this item recently, if it did."""
-        written = self._writes.get(key)
-        if written is None or written.until <= now:
-            return None
-        return written.desired
-
-    def forget(self, key: ItemKey) -> None:
-        """Stop treating saves of this item as echoes (a real change was seen)."""
-        self._writes.pop(key, None)
-
-
-def same_state(
-    current: UserData, written: UserData, fields: Iterable[SyncField]
-) -> bool:
-    """Whether ``current`` holds ``written`` in every synced field."""
-    return all(fx.same(f, current, written) for f in fields)
-
-
 class CallListener(Protocol):
     """Told of every accepted call (the instant-sync status)."""
 
@@ -273,29 +211,18 @@ class WebhookHost(Protocol):
         """The group's options."""
 
     @property
-    def clients(self) -> Mapping[str, JellyfinClient]:
-        """Server id -> client."""
-
-    @property
-    def users(self) -> Mapping[str, list[User]]:
-        """Server id -> its users at the last check."""
-
-    @property
-    def recent_writes(self) -> "RecentWrites":
-        """The group's own recent writes (echo detection)."""
-
-    @property
-    def cycle_lock(self) -> asyncio.Lock:
-        """Held while a cycle runs."""
+    def names(self) -> Mapping[str, str]:
+        """Server id -> name: the servers calls may come from."""
 
     @property
     def instant(self) -> CallListener | None:
         """Instant-sync status, told of accepted calls."""
 
-    async def async_run_targeted_locked(
-        self, targets: Mapping[str, list[tuple[str, str]]]
-    ) -> dict[str, Any] | None:
-        """Run a targeted cycle (the caller holds :attr:`cycle_lock`)."""
+    def knows_user(self, server_id: str, user_id: str) -> bool:
+        """Whether the server listed the user at the last check."""
+
+    async def async_run_items(self, keys: Collection[ItemKey]) -> ItemsRun:
+        """Run a targeted cycle over saved items (the group drops echoes)."""
 
 
 class WebhookSync:
@@ -372,7 +299,7 @@ class WebhookSync:
         self.stats["received"] += 1
         try:
             raw = await read_body(request)
-            event = parse_event(raw, self.coordinator.clients)
+            event = parse_event(raw, self.coordinator.names)
             if event is not None:
                 self._check_user(event)
         except WebhookRejectedError as err:
@@ -394,8 +321,7 @@ class WebhookSync:
         Raises:
             WebhookRejectedError: the user is unknown on that server.
         """
-        users = self.coordinator.users.get(event.server_id)
-        if users is not None and event.user_id not in {u.id for u in users}:
+        if not self.coordinator.knows_user(event.server_id, event.user_id):
             raise WebhookRejectedError(
                 "the user is not on that server", HTTPStatus.NOT_FOUND
             )
@@ -478,54 +404,6 @@ class WebhookSync:
 
     async def async_sync(self, keys: Collection[ItemKey]) -> None:
         """Run one targeted cycle over some items (echoes of own writes dropped)."""
-        coordinator = self.coordinator
-        async with coordinator.cycle_lock:
-            kept = await self._async_drop_echoes(keys)
-            if not kept:
-                return
-            targets: dict[str, list[tuple[str, str]]] = {}
-            for server_id, user_id, item_id in sorted(kept):
-                targets.setdefault(server_id, []).append((user_id, item_id))
-            self.stats["cycles"] += 1
-            await coordinator.async_run_targeted_locked(targets)
-
-    async def _async_drop_echoes(self, keys: Collection[ItemKey]) -> list[ItemKey]:
-        """The items that are not mere echoes of the sync's own writes.
-
-        Echo candidates are read with one request per server and user (a season
-        marked watched echoes dozens of items at once).
-        """
-        recent = self.coordinator.recent_writes
-        fields = [SyncField(f) for f in self.coordinator.options[CONF_FIELDS]]
-        now = self.hass.loop.time()
-        kept: list[ItemKey] = []
-        candidates: dict[tuple[str, str], dict[str, UserData]] = {}
-        for key in keys:
-            written = recent.candidate(key, now)
-            if written is None:
-                kept.append(key)
-            else:
-                candidates.setdefault(key[:2], {})[key[2]] = written
-        for (server_id, user_id), wanted in candidates.items():
-            try:
-                items = await self.coordinator.clients[server_id].get_items(
-                    user_id, list(wanted), fields=()
-                )
-            except JellyfinError:
-                kept.extend((server_id, user_id, item_id) for item_id in wanted)
-                continue
-            # A folder's played state is derived; what was written is its own.
-            current = {
-                item.id: own_data(item.type, item.user_data)
-                for item in items
-                if item.user_data is not None
-            }
-            for item_id, written in wanted.items():
-                key = (server_id, user_id, item_id)
-                state = current.get(item_id)
-                if state is not None and same_state(state, written, fields):
-                    self.stats["echoes"] += 1
-                    continue
-                recent.forget(key)
-                kept.append(key)
-        return kept
+        run = await self.coordinator.async_run_items(keys)
+        self.stats["echoes"] += run.echoes
+        self.stats["cycles"] += run.cycles
