@@ -8,8 +8,11 @@ server version: ``/Users/{userId}/Items`` on 10.8, ``/Items?userId=`` on 10.9+.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from .const import DEFAULT_FIELDS, DEFAULT_ITEM_TYPES, IDS_PER_REQUEST, SORT_BY
 from .models import Item, format_datetime
@@ -18,6 +21,91 @@ from .wire import check_id, page_entries, parse_answer, query_bool
 
 #: Items of a listing page turned into models (and handed on) per turn of the loop.
 PARSE_CHUNK = 100
+
+
+def listing_query(
+    *,
+    item_types: Sequence[str] | None,
+    fields: Sequence[str],
+    enable_user_data: bool,
+    is_played: bool | None,
+    is_favorite: bool | None,
+    filters: Sequence[str],
+    ids: Sequence[str] | None,
+    parent_id: str | None,
+    sort_by: Sequence[str],
+    descending: bool,
+    saved_since: datetime | None,
+) -> dict[str, str] | None:
+    """The query of an item listing, without its route and paging parameters.
+
+    The arguments are :meth:`ItemsApi.iter_items`'s.
+
+    Returns:
+        The query, or None for an empty ``ids`` (which would list everything).
+
+    Raises:
+        ValueError: an item or parent id that cannot be one.
+    """
+    query = {
+        "recursive": "true",
+        "fields": ",".join(fields),
+        "enableUserData": query_bool(enable_user_data),
+        "enableImages": "false",
+        "collapseBoxSetItems": "false",
+        "sortBy": ",".join(sort_by) if sort_by else SORT_BY,
+        "sortOrder": "Descending" if descending else "Ascending",
+    }
+    if saved_since is not None:
+        # minDateLastSaved alone is broken before 10.11 (API-NOTES §2.4).
+        query["minDateLastSavedForUser"] = format_datetime(saved_since)
+    if item_types:
+        query["includeItemTypes"] = ",".join(item_types)
+    if ids is None:
+        query["excludeLocationTypes"] = "Virtual"
+    elif not ids:
+        return None  # an empty ids= would list the whole library
+    else:
+        query["ids"] = ",".join(check_id(i, "item id") for i in ids)
+    if is_played is not None:
+        query["isPlayed"] = query_bool(is_played)
+    if is_favorite is not None:
+        query["isFavorite"] = query_bool(is_favorite)
+    if filters:
+        query["filters"] = ",".join(filters)
+    if parent_id is not None:
+        query["parentId"] = check_id(parent_id, "parent id")
+    return query
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What one listing has handed on so far, over its passes."""
+
+    # A dict, not a set: a dict of strings is untracked by the garbage
+    # collector, a set of 100k ids would be scanned by each of its full passes.
+    seen: dict[str, None] = field(default_factory=dict)
+    """Ids of the items yielded."""
+    total: int | None = None
+    """``TotalRecordCount`` of the first page, when it was asked for."""
+
+    @property
+    def missing(self) -> bool:
+        """The server counted more items than were yielded."""
+        return self.total is not None and len(self.seen) < self.total
+
+    def take_new(
+        self, entries: Sequence[Any], raw_ids: list[str], what: str
+    ) -> list[Item]:
+        """Parse ``entries``, note every id in ``raw_ids``; return the unseen items."""
+        chunk: list[Item] = []
+        for entry in entries:
+            item = parse_answer(Item.from_json, entry, what)
+            raw_ids.append(item.id)
+            if item.id not in self.seen:
+                self.seen[item.id] = None
+                chunk.append(item)
+        return chunk
 
 
 class ItemsApi(ServerApi):
@@ -83,82 +171,107 @@ class ItemsApi(ServerApi):
         limit = page_size or self._page_size
         if limit < 1:
             raise ValueError("page size must be positive")
-        query = {
-            "recursive": "true",
-            "fields": ",".join(fields),
-            "enableUserData": query_bool(enable_user_data),
-            "enableImages": "false",
-            "collapseBoxSetItems": "false",
-            "sortBy": ",".join(sort_by) if sort_by else SORT_BY,
-            "sortOrder": "Descending" if descending else "Ascending",
-        }
-        if saved_since is not None:
-            # minDateLastSaved alone is broken before 10.11 (API-NOTES §2.4).
-            query["minDateLastSavedForUser"] = format_datetime(saved_since)
-        if item_types:
-            query["includeItemTypes"] = ",".join(item_types)
-        if ids is None:
-            query["excludeLocationTypes"] = "Virtual"
-        elif not ids:
-            return  # an empty ids= would list the whole library
-        else:
-            query["ids"] = ",".join(check_id(i, "item id") for i in ids)
-        if is_played is not None:
-            query["isPlayed"] = query_bool(is_played)
-        if is_favorite is not None:
-            query["isFavorite"] = query_bool(is_favorite)
-        if filters:
-            query["filters"] = ",".join(filters)
-        if parent_id is not None:
-            query["parentId"] = check_id(parent_id, "parent id")
+        query = listing_query(
+            item_types=item_types,
+            fields=fields,
+            enable_user_data=enable_user_data,
+            is_played=is_played,
+            is_favorite=is_favorite,
+            filters=filters,
+            ids=ids,
+            parent_id=parent_id,
+            sort_by=sort_by,
+            descending=descending,
+            saved_since=saved_since,
+        )
+        if query is None:
+            return
         path, route_query = await self._items_route(user_id)
-        query |= route_query
-        # A dict, not a set: a dict of strings is untracked by the garbage
-        # collector, a set of 100k ids would be scanned by each of its full passes.
-        seen: dict[str, None] = {}
-        total: int | None = None
-        what = f"GET {path}"
+        listing = self._list_passes(path, query | route_query, limit, check_total)
+        async with aclosing(listing):
+            async for chunk in listing:
+                yield chunk
+
+    async def _list_passes(
+        self, path: str, query: Mapping[str, str], limit: int, check_total: bool
+    ) -> AsyncGenerator[list[Item]]:
+        """Yield the unseen items of one pass, and of a second when items were missed.
+
+        Only with ``check_total`` is the total known, and so a miss.
+        """
+        progress = _Progress()
         for first_pass in (True, False):
-            start = 0
-            previous: list[str] = []
-            while True:
-                count = check_total and first_pass and start == 0
-                page_query = query | {
-                    "startIndex": str(start),
-                    "limit": str(limit),
-                    "enableTotalRecordCount": query_bool(count),
-                }
-                data = await self._request("GET", path, params=page_query)
-                entries, reported = page_entries(data, what)
-                if count:
-                    total = reported
-                raw_ids: list[str] = []
-                # A page is turned into models and handed on PARSE_CHUNK items at
-                # a time: the event loop runs in between, and only a chunk's
-                # models are alive at once (a 2,000-item page of models would
-                # outlive young garbage collections and push for full ones).
-                for first in range(0, len(entries), PARSE_CHUNK):
-                    if first:
-                        await asyncio.sleep(0)
-                    chunk: list[Item] = []
-                    for entry in entries[first : first + PARSE_CHUNK]:
-                        item = parse_answer(Item.from_json, entry, what)
-                        raw_ids.append(item.id)
-                        if item.id not in seen:
-                            seen[item.id] = None
-                            chunk.append(item)
-                    if chunk:
-                        yield chunk
-                if len(entries) < limit or raw_ids == previous:
-                    # A short page ends the listing; the same page twice means
-                    # the server ignores startIndex, so stop instead of looping.
-                    break
-                if not first_pass and total is not None and len(seen) >= total:
-                    break
-                previous = raw_ids
-                start += len(entries)
-            if total is None or len(seen) >= total:
+            listing = self._list_pass(
+                path,
+                query,
+                limit,
+                progress,
+                ask_total=check_total and first_pass,
+                stop_at_total=not first_pass,
+            )
+            async with aclosing(listing):
+                async for chunk in listing:
+                    yield chunk
+            if not progress.missing:
                 return
+
+    async def _list_pass(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        limit: int,
+        progress: _Progress,
+        *,
+        ask_total: bool,
+        stop_at_total: bool,
+    ) -> AsyncGenerator[list[Item]]:
+        """Page through the listing once, yielding items ``progress`` has not seen.
+
+        Args:
+            path: The items route.
+            query: The listing's query, paging parameters left out.
+            limit: Items per page.
+            progress: Ids seen and the total, shared by the listing's passes.
+            ask_total: Ask the first page for the total count (noted in
+                ``progress``).
+            stop_at_total: Stop once every counted item was seen.
+        """
+        what = f"GET {path}"
+        start = 0
+        previous: list[str] = []
+        while True:
+            count = ask_total and start == 0
+            page_query = {
+                **query,
+                "startIndex": str(start),
+                "limit": str(limit),
+                "enableTotalRecordCount": query_bool(count),
+            }
+            data = await self._request("GET", path, params=page_query)
+            entries, reported = page_entries(data, what)
+            if count:
+                progress.total = reported
+            raw_ids: list[str] = []
+            # A page is turned into models and handed on PARSE_CHUNK items at a
+            # time: the event loop runs in between, and only a chunk's models are
+            # alive at once (a 2,000-item page of models would outlive young
+            # garbage collections and push for full ones).
+            for first in range(0, len(entries), PARSE_CHUNK):
+                if first:
+                    await asyncio.sleep(0)
+                chunk = progress.take_new(
+                    entries[first : first + PARSE_CHUNK], raw_ids, what
+                )
+                if chunk:
+                    yield chunk
+            if len(entries) < limit or raw_ids == previous:
+                # A short page ends the listing; the same page twice means the
+                # server ignores startIndex, so stop instead of looping.
+                return
+            if stop_at_total and not progress.missing:
+                return
+            previous = raw_ids
+            start += len(entries)
 
     async def _items_route(self, user_id: str | None) -> tuple[str, dict[str, str]]:
         """The path of item listings and the query that names the user, if any."""
