@@ -16,9 +16,10 @@ import yaml
 
 from custom_components.jellyfin_sync import const
 from custom_components.jellyfin_sync.group import UNDO_HISTORY
+from custom_components.jellyfin_sync.jellyfin.exceptions import ErrorReason
 from custom_components.jellyfin_sync.options import default_options
 from custom_components.jellyfin_sync.services import RUN_SCHEMA, UNDO_SCHEMA
-from custom_components.jellyfin_sync.sync import GuardLimits, SyncOptions
+from custom_components.jellyfin_sync.sync import GuardLimits, Stage, SyncOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -197,3 +198,13 @@ def test_action_tables_match_services_yaml_and_the_schema(
         else:
             # No literal default: the README says what stands in for it.
             assert row["Default"] not in ("false", "true", ""), name
+
+
+def test_documented_error_keys_are_the_codes() -> None:
+    """The ``run`` response's error stages and reasons in README are the enums'."""
+    block = README.split("errors:  # the first 50 failures", 1)[1].split("```", 1)[0]
+    stage = block.split("stage:", 1)[1].split("reason:", 1)[0]
+    reason = block.split("reason:", 1)[1].split("subject:", 1)[0]
+    words = re.compile(r"[a-z_]+")
+    assert set(words.findall(stage)) == {s.value for s in Stage} | {"write"}
+    assert set(words.findall(reason)) == {r.value for r in ErrorReason}
