@@ -31,7 +31,7 @@ from .indexing import Indexer
 from .matching import ItemMatch, MatchedUser, build_aliases, match_users
 from .options import FirstSyncPolicy, MatchMethod, SyncOptions
 from .pacing import drive
-from .plan import OutcomeList, SyncPlan, UserSnapshot, advance_steps, plan_steps
+from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
 from .reading import Reader
 from .report import SyncReport
 from .state import EngineState, ServerState
@@ -70,7 +70,7 @@ class SyncEngine:
         self._collector = Collector(self._state, reader)
         self._applier = Applier(self._state)
         self._undoer = Undoer(self._state, self._indexer, reader, self._applier)
-        self.last_plan: SyncPlan | None = None
+        self._applied: list[PlannedWrite] = []
         self.checkpoint: Callable[[], Awaitable[None]] | None = None
         """Called (and awaited) before a cycle writes, with ``baseline.applying``
         set: the caller stores the baseline so a stop mid-apply can be recovered."""
@@ -92,6 +92,15 @@ class SyncEngine:
     @baseline.setter
     def baseline(self, baseline: Baseline) -> None:
         self._state.baseline = baseline
+
+    def take_applied_writes(self) -> list[PlannedWrite]:
+        """The writes the last cycle that was no dry run sent; forgotten once taken.
+
+        The caller tells the sync's own writes from a user's with them (webhook
+        echoes); the engine keeps nothing else of a cycle's plan.
+        """
+        applied, self._applied = self._applied, []
+        return applied
 
     # ------------------------------------------------------------------ cycle
 
@@ -217,7 +226,6 @@ class SyncEngine:
                 approve_held=approve_held,
             )
         )
-        self.last_plan = plan
         report.durations["plan"] = time.monotonic() - mark
         self._report_plan(report, plan)
         return plan
@@ -225,6 +233,7 @@ class SyncEngine:
     async def _apply(self, report: SyncReport, plan: SyncPlan, now: datetime) -> None:
         """Send the plan's writes, record them and move the baseline on."""
         mark = time.monotonic()
+        self._applied = plan.writes
         if plan.writes and self.checkpoint is not None:
             # Stored before writing: a stop mid-apply leaves a record of what
             # may have reached the servers (see ``Baseline.applying``).
@@ -238,8 +247,6 @@ class SyncEngine:
         await self._applier.record_history(report, plan, confirmed, now)
         await drive(advance_steps(self.baseline, plan, confirmed))
         self.baseline.applying = {}
-        # In the baseline now; the rest of the plan stays for the caller.
-        plan.outcomes = OutcomeList()
 
     # ---------------------------------------------------------------- upgrade
 
