@@ -525,9 +525,9 @@ async def run_combo(
 
         async def cycle() -> int:
             report = await setup.engine.run_cycle(now=datetime.now(UTC))
-            # As Home Assistant's coordinator does once it has noted the writes
-            # (coordinator.py): a first sync's plan is thousands of objects.
-            setup.engine.last_plan = None
+            # As Home Assistant's coordinator does to note the sync's own writes
+            # (coordinator.py): a first sync's writes are thousands of objects.
+            setup.engine.take_applied_writes()
             return _engine_writes(report)
 
         async def naive() -> int:

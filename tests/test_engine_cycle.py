@@ -72,6 +72,29 @@ async def test_seed_scenario_identical_ids_two_servers() -> None:
     assert again.items_compared == 3
 
 
+async def test_applied_writes_are_taken_once_and_dry_runs_apply_none() -> None:
+    """The caller takes a cycle's writes (webhook echoes); nothing else is kept."""
+    a, b = two_servers_same_ids()
+    m0, m1, _ = movie_ids(a)
+    a.play("Alice", m0)
+    b.favorite("bob", m1)
+    sync = engine(a, b)
+    assert sync.take_applied_writes() == []
+
+    dry = await sync.run_cycle(now=a.clock.tick(), dry_run=True)
+    assert dry.writes_planned == 2
+    assert sync.take_applied_writes() == []
+
+    await sync.run_cycle(now=a.clock.tick())
+    applied = sync.take_applied_writes()
+    assert sorted((w.server_id, w.user_key, w.item_id) for w in applied) == [
+        (a.server_id, "bob", m1),
+        (b.server_id, "alice", m0),
+    ]
+    assert sync.take_applied_writes() == []
+    assert not hasattr(sync, "last_plan")
+
+
 async def test_unwatch_unfavourite_and_clear_rating_propagate() -> None:
     a, b = two_servers_same_ids()
     m0, m1, _ = movie_ids(a)

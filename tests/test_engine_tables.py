@@ -163,13 +163,13 @@ def test_sorted_steps_sorts_long_lists_stably_in_steps() -> None:
 
 
 async def test_index_comparison_over_many_entries() -> None:
-    from custom_components.jellyfin_sync.sync.engine import _differs
+    from custom_components.jellyfin_sync.sync.pacing import differs
 
     old = {f"{n:032x}": (n,) for n in range(12_000)}
-    assert not await _differs(dict(old), old)
-    assert await _differs({**old, f"{5:032x}": (-1,)}, old)
-    assert await _differs(old, None)
-    assert await _differs({"a": (1,)}, old)
+    assert not await differs(dict(old), old)
+    assert await differs({**old, f"{5:032x}": (-1,)}, old)
+    assert await differs(old, None)
+    assert await differs({"a": (1,)}, old)
 
 
 def test_history_cycle_reads_back_its_writes() -> None:

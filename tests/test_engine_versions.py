@@ -252,7 +252,7 @@ async def test_a_target_naming_an_unknown_alternate_finds_its_title(
 ) -> None:
     """A webhook for a title learned after the index: its sources name the title."""
     movie, alt = group.titles()[5]
-    home = group.engine._servers[group.home.server_id]
+    home = group.engine._state.servers[group.home.server_id]
     home.versions.primary_of.clear()
     ticks = (alt.runtime_ticks or 0) // 6
     group.home.act("alice").progress(movie.id, ticks, media_source_id=alt.id, when=LATE)
