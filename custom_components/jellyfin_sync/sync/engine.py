@@ -296,11 +296,6 @@ class SyncEngine:
 
     # ------------------------------------------------------------------- undo
 
-    def take_applied_writes(self) -> list[PlannedWrite]:
-        """The writes of the last cycle, handed over once (the plan is not kept)."""
-        plan, self.last_plan = self.last_plan, None
-        return [] if plan is None else list(plan.writes)
-
     def matches(
         self, *, limit: int = 100, method: MatchMethod | None = None
     ) -> list[dict[str, Any]]:
