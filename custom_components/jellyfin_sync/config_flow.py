@@ -9,7 +9,6 @@ reauth takes a new API key for a server whose key was revoked. The options flow
 lives in ``options_flow.py``.
 """
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, override
 
@@ -29,6 +28,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.typing import UNDEFINED
 
 from .compat import vol
 from .const import (
@@ -39,17 +39,18 @@ from .const import (
     CONF_WEBHOOK_ID,
     DOMAIN,
 )
-from .flow_forms import server_picker, webhook_placeholders
+from .flow_common import async_ask_servers, server_picker, webhook_placeholders
 from .helpers import (
     ServerCheckError,
     async_check_server,
-    client_for,
     group_title,
     group_unique_id,
     normalize_url,
     server_entry,
 )
-from .jellyfin.exceptions import JellyfinAuthError, JellyfinError
+from .jellyfin import JellyfinClient
+from .jellyfin.exceptions import JellyfinAuthError
+from .jellyfin.models import ServerInfo
 from .options import default_options
 from .options_flow import JellyfinSyncOptionsFlow
 
@@ -75,6 +76,28 @@ def _server_schema(
             vol.Required(CONF_VERIFY_SSL, default=verify_ssl): BooleanSelector(),
         }
     )
+
+
+def _title(servers: Sequence[Mapping[str, Any]]) -> str:
+    """The group's title: its servers' names."""
+    return group_title(s[CONF_NAME] for s in servers)
+
+
+def _unique_id(servers: Sequence[Mapping[str, Any]]) -> str:
+    """The group's unique id: its servers' ids."""
+    return group_unique_id(s[CONF_SERVER_ID] for s in servers)
+
+
+def _pick_server_field(
+    servers: Sequence[Mapping[str, Any]], default: str | None = None
+) -> dict[vol.Marker, Any]:
+    """The field choosing one of the group's servers."""
+    key = (
+        vol.Required(CONF_SERVER)
+        if default is None
+        else vol.Required(CONF_SERVER, default=default)
+    )
+    return {key: server_picker(servers)}
 
 
 def _server_ids_in_other_entries(
@@ -106,7 +129,55 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         """Options of a sync group."""
         return JellyfinSyncOptionsFlow()
 
-    # ---- shared validation -------------------------------------------------------
+    # ---- shared validation and saving ----------------------------------------------
+
+    async def _async_check(
+        self,
+        errors: dict[str, str],
+        url: str,
+        api_key: str,
+        *,
+        verify_ssl: bool,
+        typed: bool = True,
+        same_as: str | None = None,
+    ) -> tuple[str, ServerInfo] | None:
+        """Check a server; fill ``errors`` and return None on failure.
+
+        A ``typed`` URL is normalised first; ``same_as`` is the id the server must
+        have (a new key or address of a server of the group). Returns the URL to
+        store and what the server said about itself.
+        """
+        try:
+            if typed:
+                url = normalize_url(url)
+            info = await async_check_server(
+                self.hass, url, api_key, verify_ssl=verify_ssl
+            )
+        except ServerCheckError as err:
+            errors["base"] = err.key
+            return None
+        if same_as is not None and info.id != same_as:
+            errors["base"] = "wrong_server"
+            return None
+        return url, info
+
+    def _async_save_servers(
+        self,
+        entry: ConfigEntry,
+        servers: list[dict[str, Any]],
+        *,
+        members_changed: bool,
+    ) -> ConfigFlowResult:
+        """Store the group's servers, retitle the group and reload it.
+
+        When servers came or went, the group's unique id (its server ids) changes.
+        """
+        return self.async_update_reload_and_abort(
+            entry,
+            unique_id=_unique_id(servers) if members_changed else UNDEFINED,
+            title=_title(servers),
+            data={**entry.data, CONF_SERVERS: servers},
+        )
 
     async def _async_validate_new_server(
         self,
@@ -117,16 +188,14 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         exclude_entry_id: str | None,
     ) -> dict[str, Any] | None:
         """Check a server typed into a form; fill ``errors`` and return None on failure."""
-        try:
-            url = normalize_url(user_input[CONF_URL])
-            api_key = str(user_input.get(CONF_API_KEY, ""))
-            verify_ssl = bool(user_input[CONF_VERIFY_SSL])
-            info = await async_check_server(
-                self.hass, url, api_key, verify_ssl=verify_ssl
-            )
-        except ServerCheckError as err:
-            errors["base"] = err.key
+        api_key = str(user_input.get(CONF_API_KEY, ""))
+        verify_ssl = bool(user_input[CONF_VERIFY_SSL])
+        checked = await self._async_check(
+            errors, user_input[CONF_URL], api_key, verify_ssl=verify_ssl
+        )
+        if checked is None:
             return None
+        url, info = checked
         if any(s[CONF_SERVER_ID] == info.id for s in current):
             errors["base"] = "already_added"
             return None
@@ -152,7 +221,7 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=_server_schema(url, verify),
             errors=errors,
             description_placeholders={
-                "servers": group_title(s[CONF_NAME] for s in servers) or "-",
+                "servers": _title(servers) or "-",
                 "count": str(len(servers)),
             },
         )
@@ -195,18 +264,14 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_menu(
             step_id="server_added",
             menu_options=["add_server", "finish"],
-            description_placeholders={
-                "servers": group_title(s[CONF_NAME] for s in self._servers)
-            },
+            description_placeholders={"servers": _title(self._servers)},
         )
 
     async def async_step_finish(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Choose instant sync, then create the sync group."""
-        await self.async_set_unique_id(
-            group_unique_id(s[CONF_SERVER_ID] for s in self._servers)
-        )
+        await self.async_set_unique_id(_unique_id(self._servers))
         self._abort_if_unique_id_configured()
         if user_input is None:
             return self.async_show_form(
@@ -214,15 +279,13 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
                 data_schema=vol.Schema(
                     {vol.Optional(CONF_INSTANT_SYNC, default=False): BooleanSelector()}
                 ),
-                description_placeholders={
-                    "servers": group_title(s[CONF_NAME] for s in self._servers)
-                },
+                description_placeholders={"servers": _title(self._servers)},
             )
         webhook_id = async_generate_id()
         options = default_options(self._servers)
         options[CONF_INSTANT_SYNC] = bool(user_input.get(CONF_INSTANT_SYNC, False))
         return self.async_create_entry(
-            title=group_title(s[CONF_NAME] for s in self._servers),
+            title=_title(self._servers),
             data={CONF_SERVERS: self._servers, CONF_WEBHOOK_ID: webhook_id},
             options=options,
             # Shown once the group exists: how to set up the Webhook plugin.
@@ -248,23 +311,20 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             server = next(
                 s for s in servers if s[CONF_SERVER_ID] == user_input[CONF_SERVER]
             )
-            try:
-                info = await async_check_server(
-                    self.hass,
-                    server[CONF_URL],
-                    user_input[CONF_API_KEY],
-                    verify_ssl=server[CONF_VERIFY_SSL],
+            checked = await self._async_check(
+                errors,
+                server[CONF_URL],
+                user_input[CONF_API_KEY],
+                verify_ssl=server[CONF_VERIFY_SSL],
+                typed=False,
+                same_as=server[CONF_SERVER_ID],
+            )
+            if checked is not None:
+                server[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
+                # Only the key changed: the title (perhaps renamed) stays.
+                return self.async_update_reload_and_abort(
+                    entry, data={**entry.data, CONF_SERVERS: servers}
                 )
-            except ServerCheckError as err:
-                errors["base"] = err.key
-            else:
-                if info.id != server[CONF_SERVER_ID]:
-                    errors["base"] = "wrong_server"
-                else:
-                    server[CONF_API_KEY] = user_input[CONF_API_KEY].strip()
-                    return self.async_update_reload_and_abort(
-                        entry, data={**entry.data, CONF_SERVERS: servers}
-                    )
             default = user_input[CONF_SERVER]
         else:
             default = await self._async_first_rejected(servers)
@@ -272,7 +332,7 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reauth_confirm",
             data_schema=vol.Schema(
                 {
-                    vol.Required(CONF_SERVER, default=default): server_picker(servers),
+                    **_pick_server_field(servers, default),
                     vol.Required(CONF_API_KEY): _PASSWORD,
                 }
             ),
@@ -283,18 +343,11 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_first_rejected(self, servers: Sequence[Mapping[str, Any]]) -> str:
         """Id of the first server that rejects its stored key (else the first one)."""
 
-        async def rejected(server: Mapping[str, Any]) -> bool:
-            try:
-                await client_for(self.hass, server, retries=0).validate_admin_key()
-            except JellyfinAuthError:
-                return True
-            except JellyfinError:
-                return False
-            return False
-
-        results = await asyncio.gather(*(rejected(s) for s in servers))
-        for server, bad in zip(servers, results, strict=True):
-            if bad:
+        answers = await async_ask_servers(
+            self.hass, servers, JellyfinClient.validate_admin_key
+        )
+        for server, answer in zip(servers, answers, strict=True):
+            if isinstance(answer, JellyfinAuthError):
                 return str(server[CONF_SERVER_ID])
         return str(servers[0][CONF_SERVER_ID])
 
@@ -320,7 +373,7 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             return await self.async_step_edit_server_details()
         return self.async_show_form(
             step_id="edit_server",
-            data_schema=vol.Schema({vol.Required(CONF_SERVER): server_picker(servers)}),
+            data_schema=vol.Schema(_pick_server_field(servers)),
         )
 
     async def async_step_edit_server_details(
@@ -333,28 +386,18 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             api_key = user_input.get(CONF_API_KEY) or server[CONF_API_KEY]
-            try:
-                url = normalize_url(user_input[CONF_URL])
-                info = await async_check_server(
-                    self.hass,
-                    url,
-                    api_key,
-                    verify_ssl=user_input[CONF_VERIFY_SSL],
-                )
-            except ServerCheckError as err:
-                errors["base"] = err.key
-            else:
-                if info.id != server[CONF_SERVER_ID]:
-                    errors["base"] = "wrong_server"
-                else:
-                    server.update(
-                        server_entry(info, url, api_key, user_input[CONF_VERIFY_SSL])
-                    )
-                    return self.async_update_reload_and_abort(
-                        entry,
-                        title=group_title(s[CONF_NAME] for s in servers),
-                        data={**entry.data, CONF_SERVERS: servers},
-                    )
+            verify_ssl = user_input[CONF_VERIFY_SSL]
+            checked = await self._async_check(
+                errors,
+                user_input[CONF_URL],
+                api_key,
+                verify_ssl=verify_ssl,
+                same_as=server[CONF_SERVER_ID],
+            )
+            if checked is not None:
+                url, info = checked
+                server.update(server_entry(info, url, api_key, verify_ssl))
+                return self._async_save_servers(entry, servers, members_changed=False)
         return self.async_show_form(
             step_id="edit_server_details",
             data_schema=_server_schema(
@@ -378,12 +421,7 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             )
             if server is not None:
                 servers.append(server)
-                return self.async_update_reload_and_abort(
-                    entry,
-                    unique_id=group_unique_id(s[CONF_SERVER_ID] for s in servers),
-                    title=group_title(s[CONF_NAME] for s in servers),
-                    data={**entry.data, CONF_SERVERS: servers},
-                )
+                return self._async_save_servers(entry, servers, members_changed=True)
         return self._show_server_form("add_server", user_input, errors, servers)
 
     async def async_step_remove_server(
@@ -400,14 +438,9 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
                 servers = [
                     s for s in servers if s[CONF_SERVER_ID] != user_input[CONF_SERVER]
                 ]
-                return self.async_update_reload_and_abort(
-                    entry,
-                    unique_id=group_unique_id(s[CONF_SERVER_ID] for s in servers),
-                    title=group_title(s[CONF_NAME] for s in servers),
-                    data={**entry.data, CONF_SERVERS: servers},
-                )
+                return self._async_save_servers(entry, servers, members_changed=True)
         return self.async_show_form(
             step_id="remove_server",
-            data_schema=vol.Schema({vol.Required(CONF_SERVER): server_picker(servers)}),
+            data_schema=vol.Schema(_pick_server_field(servers)),
             errors=errors,
         )

@@ -6,7 +6,6 @@ sources; the users and the libraries steps come last, and the last one saves. Th
 forms (schemas, input checks) are in ``options_forms.py``.
 """
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -28,8 +27,7 @@ from .const import (
     FIELD_SOURCE_ALL,
     FIRST_SYNC_PRIMARY,
 )
-from .flow_forms import webhook_placeholders
-from .helpers import client_for
+from .flow_common import async_ask_servers, webhook_placeholders
 from .jellyfin.exceptions import JellyfinError
 from .options import (
     effective_options,
@@ -278,20 +276,13 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
         Also the names of the servers that could not be reached.
         """
         servers = self._servers
-
-        async def fetch(server: Mapping[str, Any]) -> list[str] | None:
-            try:
-                return await step.read(client_for(self.hass, server, retries=0))
-            except JellyfinError:
-                return None
-
-        results = await asyncio.gather(*(fetch(s) for s in servers))
+        answers = await async_ask_servers(self.hass, servers, step.read)
         names: dict[str, str] = {}
         unreachable: list[str] = []
-        for server, result in zip(servers, results, strict=True):
-            if result is None:
+        for server, answer in zip(servers, answers, strict=True):
+            if isinstance(answer, JellyfinError):
                 unreachable.append(server[CONF_NAME])
                 continue
-            for name in result:
+            for name in answer:
                 names.setdefault(name.casefold() if step.fold else name, name)
         return sorted(names.values(), key=str.lower), unreachable

@@ -64,7 +64,7 @@ from .const import (
     USER_MODE_ALL,
     USER_MODES,
 )
-from .flow_forms import server_picker
+from .flow_common import server_picker
 from .jellyfin import JellyfinClient
 from .options import (
     parse_user_map,

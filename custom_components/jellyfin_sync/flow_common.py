@@ -1,10 +1,13 @@
-"""Form pieces both flows of Jellyfin Sync use.
+"""What both flows of Jellyfin Sync use.
 
 The config flow and the options flow both let the user pick one of the group's
-servers, and both show how to set up the Jellyfin Webhook plugin.
+servers, both show how to set up the Jellyfin Webhook plugin and both ask every
+server of a group something at once (reauth: which key is rejected; options: the
+user and library names).
 """
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -16,6 +19,9 @@ from homeassistant.helpers.selector import (
 )
 
 from .const import CONF_NAME, CONF_SERVER_ID
+from .helpers import client_for
+from .jellyfin import JellyfinClient
+from .jellyfin.exceptions import JellyfinError
 from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 
@@ -40,3 +46,22 @@ def webhook_placeholders(hass: HomeAssistant, webhook_id: str | None) -> dict[st
         else "(shown once the group has been set up)",
         "template": WEBHOOK_TEMPLATE,
     }
+
+
+async def async_ask_servers[T](
+    hass: HomeAssistant,
+    servers: Sequence[Mapping[str, Any]],
+    ask: Callable[[JellyfinClient], Awaitable[T]],
+) -> list[T | JellyfinError]:
+    """Ask every server at once; per server its answer or the error it failed with.
+
+    Without retries: a form is waiting for the answers.
+    """
+
+    async def one(server: Mapping[str, Any]) -> T | JellyfinError:
+        try:
+            return await ask(client_for(hass, server, retries=0))
+        except JellyfinError as err:
+            return err
+
+    return await asyncio.gather(*(one(s) for s in servers))
