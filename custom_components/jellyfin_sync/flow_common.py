@@ -25,15 +25,18 @@ from .jellyfin.exceptions import JellyfinError
 from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 
+def server_choices(servers: Sequence[Mapping[str, Any]]) -> list[SelectOptionDict]:
+    """The group's servers as choices (value: server id, label: name)."""
+    return [
+        SelectOptionDict(value=s[CONF_SERVER_ID], label=s[CONF_NAME]) for s in servers
+    ]
+
+
 def server_picker(servers: Sequence[Mapping[str, Any]]) -> SelectSelector:
-    """A drop-down of the group's servers (value: server id, label: name)."""
+    """A drop-down of the group's servers."""
     return SelectSelector(
         SelectSelectorConfig(
-            options=[
-                SelectOptionDict(value=s[CONF_SERVER_ID], label=s[CONF_NAME])
-                for s in servers
-            ],
-            mode=SelectSelectorMode.DROPDOWN,
+            options=server_choices(servers), mode=SelectSelectorMode.DROPDOWN
         )
     )
 

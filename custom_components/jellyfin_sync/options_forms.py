@@ -38,13 +38,11 @@ from .const import (
     CONF_MAX_CHANGE_PERCENT,
     CONF_MAX_CHANGES,
     CONF_MEDIA_ROOTS,
-    CONF_NAME,
     CONF_PRIMARY_SERVER,
     CONF_PROGRESS_DELAY,
     CONF_RANK,
     CONF_SCAN_INTERVAL,
     CONF_SERVER_DIRECTION,
-    CONF_SERVER_ID,
     CONF_USER_MAP,
     CONF_USER_MODE,
     CONF_USERS,
@@ -64,7 +62,7 @@ from .const import (
     USER_MODE_ALL,
     USER_MODES,
 )
-from .flow_common import server_picker
+from .flow_common import server_choices, server_picker
 from .jellyfin import JellyfinClient
 from .options import (
     parse_user_map,
@@ -226,10 +224,7 @@ def field_sources_schema(
     """Per synced field (the keys of ``current``): every server, or one server."""
     choices = [
         SelectOptionDict(value=FIELD_SOURCE_ALL, label=FIELD_SOURCE_ALL),
-        *(
-            SelectOptionDict(value=s[CONF_SERVER_ID], label=s[CONF_NAME])
-            for s in servers
-        ),
+        *server_choices(servers),
     ]
     return vol.Schema(
         {
