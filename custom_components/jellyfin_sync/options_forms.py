@@ -80,10 +80,12 @@ _WHOLE_NUMBERS = (
 
 
 async def _read_users(client: JellyfinClient) -> list[str]:
+    """A server's user names."""
     return [u.name for u in await client.get_users()]
 
 
 async def _read_libraries(client: JellyfinClient) -> list[str]:
+    """A server's library names (libraries without a name left out)."""
     return [lib.name for lib in await client.get_libraries() if lib.name]
 
 
@@ -102,8 +104,9 @@ class NamesStep:
     chosen: str  # option key of the chosen names
     mapping: str  # option key of the explicit mapping
     what: str  # the word parse_user_map names in its errors
-    invalid_mapping: str  # error key of a mapping that does not parse
-    none_chosen: str  # error key of a mode that needs names but got none
+    # Error keys (translated under options.error in strings.json):
+    invalid_mapping: str  # a mapping that does not parse
+    none_chosen: str  # a mode that needs names but got none
     read: Callable[[JellyfinClient], Awaitable[list[str]]]
     fold: bool  # names differing only in case are one (the first spelling is kept)
     kinds: bool = False  # the form also asks which kinds of items take part
@@ -165,6 +168,7 @@ def _select(
 
 
 def _multiline() -> TextSelector:
+    """A text box for one entry per line."""
     return TextSelector(TextSelectorConfig(multiline=True))
 
 
