@@ -159,6 +159,38 @@ def field_sources(options: Mapping[str, Any], ids: Sequence[str]) -> dict[str, s
     }
 
 
+def server_choice_options(
+    directions: Mapping[str, str],
+    priority: Sequence[str],
+    media_roots: Mapping[str, Sequence[str]],
+    sources: Mapping[str, str],
+) -> dict[str, Any]:
+    """The options that store the per-server choices; read back by the helpers above.
+
+    ``directions`` is server id -> ``SERVER_*``, ``priority`` the server ids by
+    priority (the first is the primary server), ``media_roots`` server id -> folders
+    and ``sources`` field -> server id. The group-wide ``direction`` is ``two_way``
+    when every server is two-way, else ``per_server``; servers without folders are
+    left out of ``media_roots``.
+
+    >>> server_choice_options({"a": "two_way", "b": "source_only"}, ["b", "a"],
+    ...     {"a": [], "b": ["/media"]}, {})["media_roots"]
+    {'b': ['/media']}
+    """
+    return {
+        CONF_DIRECTION: DIRECTION_TWO_WAY
+        if all(d == SERVER_TWO_WAY for d in directions.values())
+        else DIRECTION_PER_SERVER,
+        CONF_SERVER_DIRECTIONS: dict(directions),
+        CONF_PRIORITY: list(priority),
+        CONF_PRIMARY_SERVER: priority[0],
+        CONF_MEDIA_ROOTS: {
+            sid: list(roots) for sid, roots in media_roots.items() if roots
+        },
+        CONF_FIELD_SOURCES: dict(sources),
+    }
+
+
 def parse_media_roots(text: str) -> list[str]:
     r"""Parse a server's media folders: one absolute path per line (or per comma).
 
