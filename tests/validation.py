@@ -408,6 +408,11 @@ _CODE_KEYS = (
     (re.compile(r"translation_key\s*=\s*\"([a-z0-9_-]+)\""), "translation_key"),
     (re.compile(r"async_abort\(\s*reason\s*=\s*\"([a-z0-9_-]+)\""), "abort"),
     (re.compile(r"errors\[[^\]]+\]\s*=\s*\"([a-z0-9_-]+)\""), "error"),
+    # The options flow's users/libraries steps name their errors in a description.
+    (
+        re.compile(r"(?:invalid_mapping|none_chosen)\s*=\s*\"([a-z0-9_-]+)\""),
+        "error",
+    ),
 )
 
 
