@@ -7,7 +7,9 @@ The package's modules, each with one job:
 * :mod:`.users`: :func:`match_users`;
 * :mod:`.entries`: the :data:`IndexEntry` kept per item (:func:`index_entry`);
 * :mod:`.keys`: the matching keys of an item, per stage (:func:`item_keys`);
-* :mod:`.stages`: :func:`match_items`, the item-matching stages;
+* :mod:`.groups`: the items as numbered nodes and the groups matching joins them
+  into (a union-find);
+* :mod:`.stages`: :func:`match_items` and its stages;
 * :mod:`.result`: what matching finds (:class:`ItemMatch`).
 
 Every public name is importable from here.
