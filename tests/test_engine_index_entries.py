@@ -1,4 +1,4 @@
-"""Index entries: the plain tuples the engine keeps per item (``sync/matching.py``)."""
+"""Index entries: the plain tuples the engine keeps per item (``sync/matching/``)."""
 
 import gc
 import sys
