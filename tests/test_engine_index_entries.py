@@ -1,4 +1,4 @@
-"""Index entries: the plain tuples the engine keeps per item (``sync/matching.py``)."""
+"""Index entries: the plain tuples the engine keeps per item (``sync/matching/``)."""
 
 import gc
 import sys
@@ -190,7 +190,7 @@ def test_keys_whose_hashes_collide_match_as_if_they_did_not(
     assert expected[5]
     assert expected[6]
     for collide in (lambda key: 0, lambda key: len(key) % 3, lambda key: -len(key) % 2):
-        monkeypatch.setattr(matching, "_digest", collide)
+        monkeypatch.setattr(matching.stages, "_digest", collide)
         assert summary() == expected
 
 

@@ -1,4 +1,4 @@
-"""Matching of users and items across servers (``sync/matching.py``)."""
+"""Matching of users and items across servers (``sync/matching/``)."""
 
 from custom_components.jellyfin_sync.jellyfin.models import Item, User
 from custom_components.jellyfin_sync.sync import (
