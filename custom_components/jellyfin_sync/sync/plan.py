@@ -19,7 +19,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 )
 
 from . import fields as fx
-from .baseline import Baseline, BaselineEntry
+from .baseline import Applying, ApplyingKey, Baseline, BaselineEntry
 from .matching import ItemMatch, MatchedItem, MatchedUser, Steps, build_aliases, run
 from .merge import Participant, resolve
 from .options import FirstSyncPolicy, SyncOptions
@@ -182,6 +182,19 @@ def _writes_for(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Planning:
+    """What every step of one :func:`plan_steps` run shares."""
+
+    plan: SyncPlan
+    match: ItemMatch
+    baseline: Baseline
+    options: SyncOptions
+    capabilities: Mapping[str, Capabilities]
+    now: datetime
+    approve_held: bool
+
+
 def plan_steps(
     snapshots: Sequence[UserSnapshot],
     match: ItemMatch,
@@ -193,99 +206,140 @@ def plan_steps(
     approve_held: bool = False,
 ) -> Steps[SyncPlan]:
     """Plan a cycle (step generator; see :func:`build_plan` for the arguments)."""
-    plan = SyncPlan(scope_key=options.scope_key)
-    count = 0
+    planning = _Planning(
+        plan=SyncPlan(scope_key=options.scope_key),
+        match=match,
+        baseline=baseline,
+        options=options,
+        capabilities=capabilities,
+        now=now,
+        approve_held=approve_held,
+    )
     for snapshot in sorted(snapshots, key=lambda s: s.user.key):
-        user = snapshot.user
-        stored = baseline.users.get(user.key)
-        stored_items = stored.items if stored is not None else {}
-        synced = stored.servers if stored is not None else set()
-        if stored is None or stored.scope != options.scope_key:
-            # Kinds or libraries came into scope: their items have no earlier
-            # state anywhere (a first sync for them, not changes from nothing).
-            synced = set()
-        source = options.primary_server
-        if (
-            options.first_sync is FirstSyncPolicy.PRIMARY_WINS
-            and source in user.ids
-            and source not in snapshot.readable
-            and source not in synced
-        ):
-            # Without the source, a first sync would merge instead of copying it.
-            plan.waiting.append(user.key)
+        yield from _plan_user(planning, snapshot)
+    return planning.plan
+
+
+def _plan_user(planning: _Planning, snapshot: UserSnapshot) -> Steps[None]:
+    """Plan the items of one user."""
+    plan, options = planning.plan, planning.options
+    user = snapshot.user
+    stored = planning.baseline.users.get(user.key)
+    stored_items = stored.items if stored is not None else {}
+    synced = stored.servers if stored is not None else set()
+    if stored is None or stored.scope != options.scope_key:
+        # Kinds or libraries came into scope: their items have no earlier
+        # state anywhere (a first sync for them, not changes from nothing).
+        synced = set()
+    source = options.primary_server
+    if (
+        options.first_sync is FirstSyncPolicy.PRIMARY_WINS
+        and source in user.ids
+        and source not in snapshot.readable
+        and source not in synced
+    ):
+        # Without the source, a first sync would merge instead of copying it.
+        plan.waiting.append(user.key)
+        return
+    if snapshot.scope is None:
+        plan.readable[user.key] = snapshot.readable
+        if snapshot.readable >= set(user.ids):
+            plan.scoped.add(user.key)
+    indexes, stored_key = yield from _interesting(
+        snapshot, planning.match, stored_items
+    )
+    user_writes: list[PlannedWrite] = []
+    for index in indexes:
+        item = planning.match.items[index]
+        key = stored_key.get(index)
+        entry = stored_items[key] if key is not None else None
+        parts = _participants(snapshot, item, entry, synced, planning.baseline.applying)
+        if len(parts) < 2:
             continue
-        if snapshot.scope is None:
-            plan.readable[user.key] = snapshot.readable
-            if snapshot.readable >= set(user.ids):
-                plan.scoped.add(user.key)
-        indexes, stored_key = yield from _interesting(snapshot, match, stored_items)
-        user_writes: list[PlannedWrite] = []
-        for index in indexes:
-            item = match.items[index]
-            key = stored_key.get(index)
-            entry = stored_items[key] if key is not None else None
-            parts: dict[str, Participant] = {}
-            for server_id in sorted(item.members):
-                item_id = item.members[server_id]
-                if (
-                    server_id not in user.ids
-                    or server_id not in snapshot.readable
-                    or item_id in snapshot.vanished.get(server_id, ())
-                ):
-                    continue
-                server_data = snapshot.data.get(server_id, {})
-                current = server_data.get(item_id)
-                if current is None:
-                    if snapshot.scope is not None:
-                        continue
-                    current = fx.DEFAULT
-                if entry is not None:
-                    base = entry.confirmed.get(server_id)
-                else:
-                    base = fx.DEFAULT if server_id in synced else None
-                started = baseline.applying.get((server_id, user.key, item.identity))
-                if base is not None and started is not None and started.landed(current):
-                    # A write of a stopped cycle reached this server: it is the
-                    # sync's own value, not a change made there.
-                    base = fx.copy_fields(base, started.desired, started.fields)
-                parts[server_id] = Participant(
-                    server_id=server_id, item_id=item_id, current=current, base=base
-                )
-            if len(parts) < 2:
+        plan.compared += 1
+        _plan_item(planning, user, item, key, entry, parts, user_writes)
+        if plan.compared % options.yield_every == 0:
+            yield
+    _guard(plan, snapshot, user_writes, options, approve_held=planning.approve_held)
+
+
+def _participants(
+    snapshot: UserSnapshot,
+    item: MatchedItem,
+    entry: BaselineEntry | None,
+    synced: set[str],
+    applying: Mapping[ApplyingKey, Applying],
+) -> dict[str, Participant]:
+    """The servers that take part in an item, with their states and bases."""
+    user = snapshot.user
+    parts: dict[str, Participant] = {}
+    for server_id in sorted(item.members):
+        item_id = item.members[server_id]
+        if (
+            server_id not in user.ids
+            or server_id not in snapshot.readable
+            or item_id in snapshot.vanished.get(server_id, ())
+        ):
+            continue
+        server_data = snapshot.data.get(server_id, {})
+        current = server_data.get(item_id)
+        if current is None:
+            if snapshot.scope is not None:
                 continue
-            plan.compared += 1
-            target, decisions = resolve(
-                list(parts.values()),
-                entry.agreed if entry is not None else None,
-                options,
-                now=now,
-            )
-            plan.conflicts.extend(
-                Conflict(user_key=user.key, identity=item.identity, decision=d)
-                for d in decisions
-            )
-            plan.outcomes.append(
-                Outcome(
-                    user_key=user.key,
-                    identity=item.identity,
-                    stored_key=key,
-                    target=target,
-                    participants=parts,
-                )
-            )
-            for part in parts.values():
-                write, skipped = _writes_for(
-                    options, capabilities, user, item, part, target
-                )
-                if skipped is not None:
-                    plan.skipped.append(skipped)
-                if write is not None:
-                    user_writes.append(write)
-            count += 1
-            if count % options.yield_every == 0:
-                yield
-        _guard(plan, snapshot, user_writes, options, approve_held=approve_held)
-    return plan
+            current = fx.DEFAULT
+        if entry is not None:
+            base = entry.confirmed.get(server_id)
+        else:
+            base = fx.DEFAULT if server_id in synced else None
+        started = applying.get((server_id, user.key, item.identity))
+        if base is not None and started is not None and started.landed(current):
+            # A write of a stopped cycle reached this server: it is the
+            # sync's own value, not a change made there.
+            base = fx.copy_fields(base, started.desired, started.fields)
+        parts[server_id] = Participant(
+            server_id=server_id, item_id=item_id, current=current, base=base
+        )
+    return parts
+
+
+def _plan_item(
+    planning: _Planning,
+    user: MatchedUser,
+    item: MatchedItem,
+    key: str | None,
+    entry: BaselineEntry | None,
+    parts: dict[str, Participant],
+    user_writes: list[PlannedWrite],
+) -> None:
+    """Merge one item and plan its writes (added to ``user_writes``)."""
+    plan = planning.plan
+    target, decisions = resolve(
+        list(parts.values()),
+        entry.agreed if entry is not None else None,
+        planning.options,
+        now=planning.now,
+    )
+    plan.conflicts.extend(
+        Conflict(user_key=user.key, identity=item.identity, decision=d)
+        for d in decisions
+    )
+    plan.outcomes.append(
+        Outcome(
+            user_key=user.key,
+            identity=item.identity,
+            stored_key=key,
+            target=target,
+            participants=parts,
+        )
+    )
+    for part in parts.values():
+        write, skipped = _writes_for(
+            planning.options, planning.capabilities, user, item, part, target
+        )
+        if skipped is not None:
+            plan.skipped.append(skipped)
+        if write is not None:
+            user_writes.append(write)
 
 
 def _guard(
