@@ -96,21 +96,15 @@ class EntryRecord:
 
         The position is ``None`` where the server's state is the agreed one.
         """
-        server_id_at, same_at, state_at = (
-            EntryRecord.SERVER_ID,
-            EntryRecord.SAME,
-            EntryRecord.STATE,
-        )
-        with_state = state_at + fx.PACKED_SIZE
         position = EntryRecord.SERVERS
         while position < len(raw):
-            server_id = raw[position + server_id_at]
-            if raw[position + same_at]:
+            server_id = raw[position + EntryRecord.SERVER_ID]
+            if raw[position + EntryRecord.SAME]:
                 yield server_id, None
-                position += state_at
+                position += EntryRecord.STATE
             else:
-                yield server_id, position + state_at
-                position += with_state
+                yield server_id, position + EntryRecord.STATE
+                position += EntryRecord.STATE + fx.PACKED_SIZE
 
 
 class EntryTable(MutableMapping[str, BaselineEntry]):

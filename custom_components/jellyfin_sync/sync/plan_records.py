@@ -207,25 +207,19 @@ class OutcomeRecord:
     @staticmethod
     def unpack(raw: PackedOutcome) -> Outcome:
         """Inverse of :meth:`pack`."""
-        server_id_at, item_id_at, current_at, has_base_at, base_at = (
-            OutcomeRecord.SERVER_ID,
-            OutcomeRecord.ITEM_ID,
-            OutcomeRecord.CURRENT,
-            OutcomeRecord.HAS_BASE,
-            OutcomeRecord.BASE,
-        )
         parts: dict[str, Participant] = {}
         for position in range(
             OutcomeRecord.PARTICIPANTS, len(raw), OutcomeRecord.PARTICIPANT_SIZE
         ):
-            server_id = raw[position + server_id_at]
+            server_id = raw[position + OutcomeRecord.SERVER_ID]
+            has_base = raw[position + OutcomeRecord.HAS_BASE]
             parts[server_id] = Participant(
                 server_id=server_id,
-                item_id=raw[position + item_id_at],
-                current=fx.unpack_at(raw, position + current_at),
+                item_id=raw[position + OutcomeRecord.ITEM_ID],
+                current=fx.unpack_at(raw, position + OutcomeRecord.CURRENT),
                 base=(
-                    fx.unpack_at(raw, position + base_at)
-                    if raw[position + has_base_at]
+                    fx.unpack_at(raw, position + OutcomeRecord.BASE)
+                    if has_base
                     else None
                 ),
             )
