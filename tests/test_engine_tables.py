@@ -214,3 +214,62 @@ def test_outcome_keys_without_making_outcomes() -> None:
     assert list(OutcomeList([outcome]).keys()) == [
         ("bob", "movie:imdb:tt2", "path:movie:x.mkv")
     ]
+
+
+def test_record_helpers_name_the_slots_their_pack_fills() -> None:
+    from custom_components.jellyfin_sync.jellyfin.models import SyncField
+    from custom_components.jellyfin_sync.sync.baseline import (
+        EntryRecord,
+        HistoryRow,
+        HistoryWrite,
+    )
+    from custom_components.jellyfin_sync.sync.plan import OutcomeRecord
+
+    write = HistoryWrite(
+        server_id="a",
+        user_key="alice",
+        user_id="u1",
+        item_id="i1",
+        identity="movie:imdb:tt1",
+        fields=(SyncField.PLAYED,),
+        before=HALF,
+        after=WATCHED,
+        agreed_before=fx.DEFAULT,
+        first=True,
+    )
+    row = HistoryRow.pack(write)
+    assert len(row) == HistoryRow.FIRST + 1
+    assert (row[HistoryRow.IDENTITY], row[HistoryRow.FIRST]) == (write.identity, True)
+    assert fx.unpack_at(row, HistoryRow.AFTER) == WATCHED
+    assert HistoryRow.unpack(row) == write
+    # A row without the first-sync flag reads as not a first sync.
+    assert HistoryRow.unpack(row[: HistoryRow.FIRST]).first is False
+
+    outcome = Outcome(
+        user_key="alice",
+        identity="movie:imdb:tt1",
+        stored_key="old",
+        target=WATCHED,
+        participants={
+            "a": Participant(server_id="a", item_id="1", current=HALF, base=None),
+            "b": Participant(server_id="b", item_id="2", current=WATCHED, base=HALF),
+        },
+    )
+    packed = OutcomeRecord.pack(outcome)
+    size = OutcomeRecord.PARTICIPANT_SIZE
+    assert len(packed) == OutcomeRecord.PARTICIPANTS + 2 * size
+    assert packed[OutcomeRecord.KEY] == ("alice", "movie:imdb:tt1", "old")
+    second = OutcomeRecord.PARTICIPANTS + size
+    assert packed[second + OutcomeRecord.ITEM_ID] == "2"
+    assert fx.unpack_at(packed, second + OutcomeRecord.BASE) == HALF
+    assert OutcomeRecord.unpack(packed) == outcome
+
+    entry = BaselineEntry(WATCHED, {"a": HALF, "b": WATCHED})
+    stored = EntryRecord.pack(entry)
+    first_state = EntryRecord.SERVERS + EntryRecord.STATE
+    assert list(EntryRecord.confirmed(stored)) == [("a", first_state), ("b", None)]
+    assert EntryRecord.unpack(stored) == entry
+
+    records = (row, packed, stored)
+    assert all(type(record) is tuple for record in records)
+    assert _untracked_after_collection(*records)

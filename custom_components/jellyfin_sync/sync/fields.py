@@ -54,7 +54,11 @@ _SHORT: Mapping[SyncField, str] = {
 FIELD_ORDER: tuple[SyncField, ...] = tuple(SyncField)
 
 type Packed = tuple[bool, int, int, datetime | None, bool, float | None]
-"""A :class:`UserData` as a plain tuple, in field order (see :func:`pack`)."""
+"""A :class:`UserData` as a plain tuple, in field order (see :func:`pack`).
+
+Only :func:`pack`, :func:`unpack` and :func:`unpack_at` know its slots; the records
+that hold states inline (``EntryRecord``, ``HistoryRow``, ``OutcomeRecord``) place
+them with :data:`PACKED_SIZE`."""
 
 
 def pack(data: UserData) -> Packed:

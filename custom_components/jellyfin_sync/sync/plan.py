@@ -2,11 +2,12 @@
 
 Pure: no I/O, no clock (``now`` is passed in). :func:`plan_steps` is a generator that
 yields every few dozen items so the engine can keep the event loop responsive;
-:func:`build_plan` runs it in one go.
+:func:`build_plan` runs it in one go. The records a plan is made of live in
+:mod:`.plan_records` (re-exported here).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,35 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 )
 
 from . import fields as fx
-from .baseline import Baseline, BaselineEntry
+from .baseline import Applying, ApplyingKey, Baseline, BaselineEntry
 from .matching import ItemMatch, MatchedItem, MatchedUser, Steps, build_aliases, run
-from .merge import Decision, Participant, resolve
+from .merge import Participant, resolve
 from .options import FirstSyncPolicy, SyncOptions
+from .plan_records import (
+    Conflict,
+    Outcome,
+    OutcomeList,
+    OutcomeRecord,
+    PlannedWrite,
+    Skipped,
+    SyncPlan,
+)
+
+__all__ = [
+    "STEP_ITEMS",
+    "Conflict",
+    "Outcome",
+    "OutcomeList",
+    "OutcomeRecord",
+    "PlannedWrite",
+    "Skipped",
+    "SyncPlan",
+    "UserSnapshot",
+    "advance_baseline",
+    "advance_steps",
+    "build_plan",
+    "plan_steps",
+]
 
 #: Items between two steps of the step generators that get no options.
 STEP_ITEMS = 100
@@ -41,244 +67,6 @@ class UserSnapshot:
     """Server id -> item ids that no longer exist (rescan, deletion)."""
     scope: frozenset[int] | None = None
     """Targeted cycle: only these matched items (indexes into the match)."""
-
-
-@dataclass(frozen=True, slots=True, init=False, repr=False)
-class PlannedWrite:
-    """One write: some fields of one item of one user on one server.
-
-    ``current`` and ``desired`` are kept packed (see :func:`.fields.pack`): a first
-    sync plans thousands of writes, and two states per write would be thousands
-    more objects for the garbage collector to track.
-    """
-
-    server_id: str
-    user_key: str
-    user_id: str
-    item_id: str
-    identity: str
-    fields: tuple[SyncField, ...]
-    resets: tuple[SyncField, ...]
-    """Fields this write clears (un-watch, un-favourite, clear rating)."""
-    packed_current: fx.Packed
-    packed_desired: fx.Packed
-
-    def __init__(
-        self,
-        *,
-        server_id: str,
-        user_key: str,
-        user_id: str,
-        item_id: str,
-        identity: str,
-        fields: tuple[SyncField, ...],
-        current: UserData,
-        desired: UserData,
-        resets: tuple[SyncField, ...],
-    ) -> None:
-        """Create a write (``desired`` is ``current`` with ``fields`` replaced)."""
-        for name, value in (
-            ("server_id", server_id),
-            ("user_key", user_key),
-            ("user_id", user_id),
-            ("item_id", item_id),
-            ("identity", identity),
-            ("fields", fields),
-            ("resets", resets),
-            ("packed_current", fx.pack(current)),
-            ("packed_desired", fx.pack(desired)),
-        ):
-            object.__setattr__(self, name, value)
-
-    @property
-    def current(self) -> UserData:
-        """The server's state when it was read."""
-        return fx.unpack(self.packed_current)
-
-    @property
-    def desired(self) -> UserData:
-        """``current`` with ``fields`` replaced by the wanted values."""
-        return fx.unpack(self.packed_desired)
-
-    def __repr__(self) -> str:
-        """Like a dataclass, with the states unpacked."""
-        return (
-            f"PlannedWrite(server_id={self.server_id!r}, user_key={self.user_key!r}, "
-            f"user_id={self.user_id!r}, item_id={self.item_id!r}, "
-            f"identity={self.identity!r}, fields={self.fields!r}, "
-            f"current={self.current!r}, desired={self.desired!r}, "
-            f"resets={self.resets!r})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form (values as stored in the baseline)."""
-        return {
-            "server": self.server_id,
-            "user": self.user_key,
-            "item": self.item_id,
-            "identity": self.identity,
-            "fields": [f.value for f in self.fields],
-            "from": fx.dump(fx.copy_fields(fx.DEFAULT, self.current, self.fields)),
-            "to": fx.dump(fx.copy_fields(fx.DEFAULT, self.desired, self.fields)),
-            "resets": [f.value for f in self.resets],
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Skipped:
-    """Fields that differ on a server but that its version cannot write."""
-
-    server_id: str
-    user_key: str
-    identity: str
-    item_id: str
-    fields: tuple[SyncField, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "server": self.server_id,
-            "user": self.user_key,
-            "identity": self.identity,
-            "item": self.item_id,
-            "fields": [f.value for f in self.fields],
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Conflict:
-    """A decision for one item of one user."""
-
-    user_key: str
-    identity: str
-    decision: Decision
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe form."""
-        return {
-            "user": self.user_key,
-            "identity": self.identity,
-            **self.decision.to_dict(),
-        }
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """The merge result of one item for one user (input to the baseline update)."""
-
-    user_key: str
-    identity: str
-    stored_key: str | None
-    """Key under which the baseline held the item, if it differs or exists."""
-    target: UserData
-    participants: Mapping[str, Participant]
-
-
-class OutcomeList:
-    """The outcomes of a plan, stored as flat plain tuples (see :func:`.fields.unpack_at`).
-
-    A first sync has an outcome for every item with data (tens of thousands), kept
-    from planning until the baseline is updated after the writes; reading one
-    makes its objects each time.
-    """
-
-    __slots__ = ("_packed",)
-
-    def __init__(self, outcomes: Iterable[Outcome] = ()) -> None:
-        """Create a list, filled from ``outcomes`` when given."""
-        self._packed: list[tuple[Any, ...]] = []
-        for outcome in outcomes:
-            self.append(outcome)
-
-    def append(self, outcome: Outcome) -> None:
-        """Add an outcome."""
-        flat: list[Any] = [
-            outcome.user_key,
-            outcome.identity,
-            outcome.stored_key,
-            *fx.pack(outcome.target),
-        ]
-        for part in outcome.participants.values():
-            flat += (
-                part.server_id,
-                part.item_id,
-                *fx.pack(part.current),
-                part.base is not None,
-                *fx.pack(part.base or fx.DEFAULT),
-            )
-        self._packed.append(tuple(flat))
-
-    @staticmethod
-    def _unpack(raw: tuple[Any, ...]) -> Outcome:
-        size = fx.PACKED_SIZE
-        parts: dict[str, Participant] = {}
-        for position in range(3 + size, len(raw), 3 + 2 * size):
-            server_id = raw[position]
-            has_base = raw[position + 2 + size]
-            parts[server_id] = Participant(
-                server_id=server_id,
-                item_id=raw[position + 1],
-                current=fx.unpack_at(raw, position + 2),
-                base=fx.unpack_at(raw, position + 3 + size) if has_base else None,
-            )
-        return Outcome(
-            user_key=raw[0],
-            identity=raw[1],
-            stored_key=raw[2],
-            target=fx.unpack_at(raw, 3),
-            participants=parts,
-        )
-
-    def keys(self) -> Iterator[tuple[Any, ...]]:
-        """``(user key, identity, stored key)`` of each outcome, without making it."""
-        return (raw[:3] for raw in self._packed)
-
-    def __getitem__(self, index: int) -> Outcome:
-        """The outcome at an index."""
-        return self._unpack(self._packed[index])
-
-    def __iter__(self) -> Iterator[Outcome]:
-        """Every outcome, in order."""
-        return map(self._unpack, self._packed)
-
-    def __len__(self) -> int:
-        """Number of outcomes."""
-        return len(self._packed)
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to another list of the same outcomes."""
-        if not isinstance(other, OutcomeList):
-            return NotImplemented
-        return self._packed == other._packed
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        """Like a list of the outcomes."""
-        return f"OutcomeList({list(self)!r})"
-
-
-@dataclass(slots=True, kw_only=True)
-class SyncPlan:
-    """Everything a cycle would write, hold and skip, with the reasons."""
-
-    writes: list[PlannedWrite] = field(default_factory=list)
-    held: list[PlannedWrite] = field(default_factory=list)
-    """Writes stopped by the mass-change guard."""
-    skipped: list[Skipped] = field(default_factory=list)
-    conflicts: list[Conflict] = field(default_factory=list)
-    outcomes: OutcomeList = field(default_factory=OutcomeList)
-    compared: int = 0
-    """Matched items whose data was compared (per user)."""
-    guard: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    """``(user, server)`` -> (resets, items with data) where the guard tripped."""
-    readable: dict[str, frozenset[str]] = field(default_factory=dict)
-    scoped: set[str] = field(default_factory=set)
-    """Users read completely on every server: their scope is now the options'."""
-    scope_key: str = ""
-    """User -> servers read completely (full cycles only)."""
-    waiting: list[str] = field(default_factory=list)
-    """Users whose first sync waits for the unreadable source-of-truth server."""
 
 
 def _interesting(
@@ -394,6 +182,19 @@ def _writes_for(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Planning:
+    """What every step of one :func:`plan_steps` run shares."""
+
+    plan: SyncPlan
+    match: ItemMatch
+    baseline: Baseline
+    options: SyncOptions
+    capabilities: Mapping[str, Capabilities]
+    now: datetime
+    approve_held: bool
+
+
 def plan_steps(
     snapshots: Sequence[UserSnapshot],
     match: ItemMatch,
@@ -405,99 +206,140 @@ def plan_steps(
     approve_held: bool = False,
 ) -> Steps[SyncPlan]:
     """Plan a cycle (step generator; see :func:`build_plan` for the arguments)."""
-    plan = SyncPlan(scope_key=options.scope_key)
-    count = 0
+    planning = _Planning(
+        plan=SyncPlan(scope_key=options.scope_key),
+        match=match,
+        baseline=baseline,
+        options=options,
+        capabilities=capabilities,
+        now=now,
+        approve_held=approve_held,
+    )
     for snapshot in sorted(snapshots, key=lambda s: s.user.key):
-        user = snapshot.user
-        stored = baseline.users.get(user.key)
-        stored_items = stored.items if stored is not None else {}
-        synced = stored.servers if stored is not None else set()
-        if stored is None or stored.scope != options.scope_key:
-            # Kinds or libraries came into scope: their items have no earlier
-            # state anywhere (a first sync for them, not changes from nothing).
-            synced = set()
-        source = options.primary_server
-        if (
-            options.first_sync is FirstSyncPolicy.PRIMARY_WINS
-            and source in user.ids
-            and source not in snapshot.readable
-            and source not in synced
-        ):
-            # Without the source, a first sync would merge instead of copying it.
-            plan.waiting.append(user.key)
+        yield from _plan_user(planning, snapshot)
+    return planning.plan
+
+
+def _plan_user(planning: _Planning, snapshot: UserSnapshot) -> Steps[None]:
+    """Plan the items of one user."""
+    plan, options = planning.plan, planning.options
+    user = snapshot.user
+    stored = planning.baseline.users.get(user.key)
+    stored_items = stored.items if stored is not None else {}
+    synced = stored.servers if stored is not None else set()
+    if stored is None or stored.scope != options.scope_key:
+        # Kinds or libraries came into scope: their items have no earlier
+        # state anywhere (a first sync for them, not changes from nothing).
+        synced = set()
+    source = options.primary_server
+    if (
+        options.first_sync is FirstSyncPolicy.PRIMARY_WINS
+        and source in user.ids
+        and source not in snapshot.readable
+        and source not in synced
+    ):
+        # Without the source, a first sync would merge instead of copying it.
+        plan.waiting.append(user.key)
+        return
+    if snapshot.scope is None:
+        plan.readable[user.key] = snapshot.readable
+        if snapshot.readable >= set(user.ids):
+            plan.scoped.add(user.key)
+    indexes, stored_key = yield from _interesting(
+        snapshot, planning.match, stored_items
+    )
+    user_writes: list[PlannedWrite] = []
+    for index in indexes:
+        item = planning.match.items[index]
+        key = stored_key.get(index)
+        entry = stored_items[key] if key is not None else None
+        parts = _participants(snapshot, item, entry, synced, planning.baseline.applying)
+        if len(parts) < 2:
             continue
-        if snapshot.scope is None:
-            plan.readable[user.key] = snapshot.readable
-            if snapshot.readable >= set(user.ids):
-                plan.scoped.add(user.key)
-        indexes, stored_key = yield from _interesting(snapshot, match, stored_items)
-        user_writes: list[PlannedWrite] = []
-        for index in indexes:
-            item = match.items[index]
-            key = stored_key.get(index)
-            entry = stored_items[key] if key is not None else None
-            parts: dict[str, Participant] = {}
-            for server_id in sorted(item.members):
-                item_id = item.members[server_id]
-                if (
-                    server_id not in user.ids
-                    or server_id not in snapshot.readable
-                    or item_id in snapshot.vanished.get(server_id, ())
-                ):
-                    continue
-                server_data = snapshot.data.get(server_id, {})
-                current = server_data.get(item_id)
-                if current is None:
-                    if snapshot.scope is not None:
-                        continue
-                    current = fx.DEFAULT
-                if entry is not None:
-                    base = entry.confirmed.get(server_id)
-                else:
-                    base = fx.DEFAULT if server_id in synced else None
-                started = baseline.applying.get((server_id, user.key, item.identity))
-                if base is not None and started is not None and started.landed(current):
-                    # A write of a stopped cycle reached this server: it is the
-                    # sync's own value, not a change made there.
-                    base = fx.copy_fields(base, started.desired, started.fields)
-                parts[server_id] = Participant(
-                    server_id=server_id, item_id=item_id, current=current, base=base
-                )
-            if len(parts) < 2:
+        plan.compared += 1
+        _plan_item(planning, user, item, key, entry, parts, user_writes)
+        if plan.compared % options.yield_every == 0:
+            yield
+    _guard(plan, snapshot, user_writes, options, approve_held=planning.approve_held)
+
+
+def _participants(
+    snapshot: UserSnapshot,
+    item: MatchedItem,
+    entry: BaselineEntry | None,
+    synced: set[str],
+    applying: Mapping[ApplyingKey, Applying],
+) -> dict[str, Participant]:
+    """The servers that take part in an item, with their states and bases."""
+    user = snapshot.user
+    parts: dict[str, Participant] = {}
+    for server_id in sorted(item.members):
+        item_id = item.members[server_id]
+        if (
+            server_id not in user.ids
+            or server_id not in snapshot.readable
+            or item_id in snapshot.vanished.get(server_id, ())
+        ):
+            continue
+        server_data = snapshot.data.get(server_id, {})
+        current = server_data.get(item_id)
+        if current is None:
+            if snapshot.scope is not None:
                 continue
-            plan.compared += 1
-            target, decisions = resolve(
-                list(parts.values()),
-                entry.agreed if entry is not None else None,
-                options,
-                now=now,
-            )
-            plan.conflicts.extend(
-                Conflict(user_key=user.key, identity=item.identity, decision=d)
-                for d in decisions
-            )
-            plan.outcomes.append(
-                Outcome(
-                    user_key=user.key,
-                    identity=item.identity,
-                    stored_key=key,
-                    target=target,
-                    participants=parts,
-                )
-            )
-            for part in parts.values():
-                write, skipped = _writes_for(
-                    options, capabilities, user, item, part, target
-                )
-                if skipped is not None:
-                    plan.skipped.append(skipped)
-                if write is not None:
-                    user_writes.append(write)
-            count += 1
-            if count % options.yield_every == 0:
-                yield
-        _guard(plan, snapshot, user_writes, options, approve_held=approve_held)
-    return plan
+            current = fx.DEFAULT
+        if entry is not None:
+            base = entry.confirmed.get(server_id)
+        else:
+            base = fx.DEFAULT if server_id in synced else None
+        started = applying.get((server_id, user.key, item.identity))
+        if base is not None and started is not None and started.landed(current):
+            # A write of a stopped cycle reached this server: it is the
+            # sync's own value, not a change made there.
+            base = fx.copy_fields(base, started.desired, started.fields)
+        parts[server_id] = Participant(
+            server_id=server_id, item_id=item_id, current=current, base=base
+        )
+    return parts
+
+
+def _plan_item(
+    planning: _Planning,
+    user: MatchedUser,
+    item: MatchedItem,
+    key: str | None,
+    entry: BaselineEntry | None,
+    parts: dict[str, Participant],
+    user_writes: list[PlannedWrite],
+) -> None:
+    """Merge one item and plan its writes (added to ``user_writes``)."""
+    plan = planning.plan
+    target, decisions = resolve(
+        list(parts.values()),
+        entry.agreed if entry is not None else None,
+        planning.options,
+        now=planning.now,
+    )
+    plan.conflicts.extend(
+        Conflict(user_key=user.key, identity=item.identity, decision=d)
+        for d in decisions
+    )
+    plan.outcomes.append(
+        Outcome(
+            user_key=user.key,
+            identity=item.identity,
+            stored_key=key,
+            target=target,
+            participants=parts,
+        )
+    )
+    for part in parts.values():
+        write, skipped = _writes_for(
+            planning.options, planning.capabilities, user, item, part, target
+        )
+        if skipped is not None:
+            plan.skipped.append(skipped)
+        if write is not None:
+            user_writes.append(write)
 
 
 def _guard(
