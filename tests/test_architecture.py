@@ -132,3 +132,33 @@ def test_the_room_check_sees_a_wrong_import() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"a"}}) == ["a", "b", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+#: The restructuring's limits: a module a reader can hold, a function one screen.
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 80
+
+
+def _too_long(limit_module: int, limit_function: int) -> list[str]:
+    found: list[str] = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT).as_posix()
+        if (lines := text.count("\n")) > limit_module:
+            found.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > limit_function:
+                    found.append(f"{name}: {node.name} is {length} lines")
+    return found
+
+
+def test_no_module_or_function_too_long_to_read() -> None:
+    assert _too_long(MAX_MODULE_LINES, MAX_FUNCTION_LINES) == []
+
+
+def test_the_length_check_sees_a_long_module_and_function() -> None:
+    found = _too_long(50, 10)
+    assert any(f.startswith("coordinator.py: ") and "lines" in f for f in found)
+    assert any(" is " in f for f in found)

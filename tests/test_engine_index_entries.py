@@ -16,6 +16,7 @@ from custom_components.jellyfin_sync.sync import (
 )
 from custom_components.jellyfin_sync.sync.matching import (
     MatchedItems,
+    Slot,
     index_entry,
     run,
 )
@@ -39,6 +40,34 @@ def test_entry_keeps_identity_fields_and_lower_cases_provider_ids() -> None:
         "imdb\x1ftt1\x1ftmdb\x1f7",
         None,
     )
+
+
+def test_the_named_slots_are_where_index_entry_puts_each_field() -> None:
+    episode = Item(
+        id="e" * 32,
+        type="Episode",
+        name="Pilot",
+        provider_ids={"Tvdb": "9"},
+        path="/tv/S/s01e02-e03.mkv",
+        series_id="s" * 32,
+        season_number=1,
+        episode_number=2,
+        episode_number_end=3,
+    )
+    entry = index_entry(episode)
+    assert len(entry) == Slot.SIZE
+    assert entry[Slot.ID] == "e" * 32
+    assert entry[Slot.TYPE] == "Episode"
+    assert entry[Slot.PATH] == "/tv/S/s01e02-e03.mkv"
+    assert entry[Slot.SERIES] == "s" * 32
+    assert (entry[Slot.SEASON], entry[Slot.EPISODE], entry[Slot.EPISODE_END]) == (
+        1,
+        2,
+        3,
+    )
+    assert entry[Slot.PROVIDERS] == "tvdb\x1f9"
+    artist = Item(id="b" * 32, type="MusicArtist", name="ABBA")
+    assert index_entry(artist)[Slot.TITLE] == "abba"
 
 
 def test_exact_lower_case_name_wins_then_first_other_spelling() -> None:

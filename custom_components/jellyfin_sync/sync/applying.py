@@ -26,6 +26,7 @@ from custom_components.jellyfin_sync.jellyfin.write_errors import (
 from . import fields as fx
 from .baseline import HistoryCycle, HistoryWrite
 from .kinds import own_data, own_fields
+from .matching import Slot
 from .plan import PlannedWrite, SyncPlan
 from .report import ServerReport, Stage, SyncError, SyncReport
 from .state import EngineState, ServerState
@@ -127,7 +128,7 @@ class Applier:
         caps = server.capabilities
         verify = bool(caps and caps.verify_writes)
         entry = (server.index or {}).get(w.item_id)
-        kind = entry[1] if entry is not None else ""
+        kind = entry[Slot.TYPE] if entry is not None else ""
         # A folder's played state is its children's: never written (the plan has
         # no such write, as folders are read without it; this keeps it so).
         fields = frozenset(w.fields) & own_fields(kind)

@@ -7,6 +7,7 @@ big library) instead of the model item; this module makes them and reads them.
 from collections.abc import Collection, Mapping, Sequence
 import posixpath
 import sys
+from typing import Final
 
 from custom_components.jellyfin_sync.jellyfin.models import Item
 from custom_components.jellyfin_sync.sync.options import SyncOptions
@@ -36,6 +37,30 @@ collector after its first pass, so an index of 100k such entries does not length
 every later collection the way 100k dataclass instances do."""
 type Indexed = Item | IndexEntry
 """An index value: a model item or its :func:`index_entry`."""
+
+
+class Slot:
+    """The named slots of an :data:`IndexEntry` (the only place that numbers them).
+
+    Read an entry as ``entry[Slot.TYPE]``; :func:`index_entry` fills them.
+    """
+
+    ID: Final = 0
+    TYPE: Final = 1
+    PATH: Final = 2
+    """Absolute, or relative to a media root after :data:`RELATIVE_MARK`."""
+    SERIES: Final = 3
+    """The series id (episodes and seasons)."""
+    SEASON: Final = 4
+    """A season's own number, an episode's season, a track's disc."""
+    EPISODE: Final = 5
+    """An episode's (or a track's) number."""
+    EPISODE_END: Final = 6
+    """The last episode of a multi-episode file."""
+    PROVIDERS: Final = 7
+    TITLE: Final = 8
+    SIZE: Final = 9
+
 
 #: Separates names and values in an :data:`IndexEntry`'s providers (ASCII "unit
 #: separator"; removed from the values, which never contain it in practice).
@@ -192,9 +217,10 @@ def as_entry(value: Indexed) -> IndexEntry:
 
 def provider_id(entry: IndexEntry, name: str) -> str | None:
     """A provider id of an entry (names and values are lower-case already)."""
-    if not entry[7]:
+    packed = entry[Slot.PROVIDERS]
+    if not packed:
         return None
-    providers = entry[7].split(PROVIDER_SEPARATOR)
+    providers = packed.split(PROVIDER_SEPARATOR)
     for position in range(0, len(providers) - 1, 2):
         if providers[position] == name:
             return providers[position + 1] or None

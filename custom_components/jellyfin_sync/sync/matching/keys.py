@@ -19,6 +19,7 @@ from .entries import (
     RELATIVE_MARK,
     Indexed,
     IndexEntry,
+    Slot,
     as_entry,
     index_entry,
     provider_id,
@@ -114,11 +115,11 @@ class ItemKeys:
 
     def id_key(self, server_id: str, entry: IndexEntry) -> str | None:
         """``id:<item id>``, with ``match_by_id`` (servers sharing a media root)."""
-        return f"id:{entry[0]}" if self.options.match_by_id else None
+        return f"id:{entry[Slot.ID]}" if self.options.match_by_id else None
 
     def provider_key(self, name: str, server_id: str, entry: IndexEntry) -> str | None:
         """``<type>:<provider>:<id>``, if that provider identifies the item's type."""
-        kind = entry[1]
+        kind = entry[Slot.TYPE]
         if not self._allows(kind, name):
             return None
         value = provider_id(entry, name)
@@ -126,10 +127,12 @@ class ItemKeys:
 
     def episode_key(self, name: str, server_id: str, entry: IndexEntry) -> str | None:
         """An episode or season by a provider id of its series and its numbers."""
-        _, kind, _, series_id, season, episode, episode_end, _, _ = entry
+        kind, season = entry[Slot.TYPE], entry[Slot.SEASON]
+        series_id = entry[Slot.SERIES]
         if kind == "Season" and season is not None:
             value = self._series_value(server_id, series_id, name)
             return f"season:series:{name}:{value}:s{season}" if value else None
+        episode, episode_end = entry[Slot.EPISODE], entry[Slot.EPISODE_END]
         if kind != "Episode" or season is None or episode is None:
             return None
         value = self._series_value(server_id, series_id, name)
@@ -142,7 +145,7 @@ class ItemKeys:
 
     def path_key(self, server_id: str, entry: IndexEntry) -> str | None:
         """``path:<type>:<path relative to a media root>``."""
-        kind, path = entry[1], entry[2]
+        kind, path = entry[Slot.TYPE], entry[Slot.PATH]
         if not path:
             return None
         if path.startswith(RELATIVE_MARK):
@@ -154,10 +157,11 @@ class ItemKeys:
 
     def name_key(self, server_id: str, entry: IndexEntry) -> str | None:
         """``<type>:name:<name key>``; a season by its series' name key and number."""
-        _, kind, _, series_id, season, _, _, _, title = entry
+        kind, season = entry[Slot.TYPE], entry[Slot.SEASON]
         if kind == "Season" and season is not None:
-            value = self._series_value(server_id, series_id, "name")
+            value = self._series_value(server_id, entry[Slot.SERIES], "name")
             return f"season:name:{value}:s{season}" if value else None
+        title = entry[Slot.TITLE]
         return f"{kind.lower()}:name:{title}" if title else None
 
     def _series_value(
@@ -170,7 +174,7 @@ class ItemKeys:
         if show is None:
             return None
         entry = as_entry(show)
-        return entry[8] if group == "name" else provider_id(entry, group)
+        return entry[Slot.TITLE] if group == "name" else provider_id(entry, group)
 
     def ranked(
         self, server_id: str, entry: IndexEntry
@@ -188,7 +192,7 @@ class ItemKeys:
     def providers(self, item: IndexEntry) -> dict[str, str]:
         """The item's identifying provider ids (for contradiction checks)."""
         found: dict[str, str] = {}
-        for name in trusted_providers(item[1], self.options):
+        for name in trusted_providers(item[Slot.TYPE], self.options):
             value = provider_id(item, name)
             if value:
                 found[name] = value

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from custom_components.jellyfin_sync.sync.options import MatchMethod, SyncOptions
 
-from .entries import Indexed, as_entry
+from .entries import Indexed, Slot, as_entry
 from .groups import Groups, Nodes, members_in_order, new_groups, number_nodes
 from .keys import STAGES, ItemKeys, KeyFunction
 from .result import Ambiguity, ItemMatch, MatchedItems
@@ -116,7 +116,7 @@ def split_ambiguous(
     for server_id in sorted(per_server):
         found = per_server[server_id]
         if len(found) > 1:
-            item_ids = tuple(sorted(nodes.item[n][0] for n in found))
+            item_ids = tuple(sorted(nodes.item[n][Slot.ID] for n in found))
             ambiguous.append(Ambiguity(server_id=server_id, key=key, item_ids=item_ids))
         else:
             usable.append(found[0])
@@ -182,7 +182,7 @@ def identity_of(nodes: Nodes, keys: ItemKeys, members: Sequence[int]) -> str:
         for node in members
         if (key := keys.best(nodes.server[node], nodes.item[node])) is not None
     ]
-    return min(best)[2] if best else f"node:{nodes.item[members[0]][0]}"
+    return min(best)[2] if best else f"node:{nodes.item[members[0]][Slot.ID]}"
 
 
 def _add_unmatched(result: ItemMatch, nodes: Nodes, node: int) -> None:
@@ -294,7 +294,7 @@ def match_items(
         {s: series.get(s, {}) for s in nodes.servers},
         options,
         {s: options.server(s).media_roots for s in nodes.servers},
-        kinds={entry[1] for entry in nodes.item},
+        kinds={entry[Slot.TYPE] for entry in nodes.item},
     )
     groups = yield from new_groups(
         nodes, lambda node: keys.providers(nodes.item[node]), every
