@@ -525,8 +525,8 @@ async def run_combo(
 
         async def cycle() -> int:
             report = await setup.engine.run_cycle(now=datetime.now(UTC))
-            # As Home Assistant's coordinator does to note the sync's own writes
-            # (coordinator.py): a first sync's writes are thousands of objects.
+            # As the sync group does to note the sync's own writes (group/core.py):
+            # a first sync's writes are thousands of objects.
             setup.engine.take_applied_writes()
             return _engine_writes(report)
 

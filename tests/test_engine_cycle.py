@@ -20,6 +20,8 @@ from custom_components.jellyfin_sync.sync import (
     FirstSyncPolicy,
     GuardLimits,
     ServerOptions,
+    SkippedUser,
+    SkipReason,
     Stage,
     SyncEngine,
     SyncError,
@@ -245,14 +247,14 @@ async def test_first_sync_source_of_truth_waits_for_the_source() -> None:
 
     report = await sync.run_cycle(now=a.clock.tick())
 
-    assert "alice: first sync waits for the source server" in report.users_skipped
+    assert SkippedUser("alice", SkipReason.WAITS_FOR_PRIMARY) in report.users_skipped
     assert a.get("Alice", m0).played
     b.fail_user_reads = False
     await sync.run_cycle(now=a.clock.tick())
     assert a.get("Alice", m0) == UserData()  # b (the truth) never saw it watched
 
 
-async def test_first_sync_waits_while_the_source_server_is_down() -> None:
+async def test_first_sync_waits_while_the_primary_server_is_down() -> None:
     clock = Clock()
     a, b, source = (FakeServer(x * 32, clock=clock) for x in "abs")
     for server in (a, b, source):
@@ -271,7 +273,7 @@ async def test_first_sync_waits_while_the_source_server_is_down() -> None:
 
     report = await sync.run_cycle(now=clock.tick())
 
-    assert "alice: first sync waits for the source server" in report.users_skipped
+    assert SkippedUser("alice", SkipReason.WAITS_FOR_PRIMARY) in report.users_skipped
     assert report.users == []
     assert not b.get("Alice", m0).played
     source.fail_reads = False

@@ -4,6 +4,8 @@ from custom_components.jellyfin_sync.jellyfin.models import Item, User
 from custom_components.jellyfin_sync.sync import (
     MatchMethod,
     ServerOptions,
+    SkippedUser,
+    SkipReason,
     SyncOptions,
     match_items,
     match_users,
@@ -44,8 +46,8 @@ def test_users_match_by_name_case_insensitively() -> None:
     assert [(u.key, sorted(u.ids)) for u in result.users] == [
         ("alice", ["a", "b", "c"])
     ]
-    assert "Bob: only on a" in result.skipped
-    assert "carol: only on c" in result.skipped
+    assert SkippedUser("Bob", SkipReason.ONLY_ON_ONE_SERVER, "a") in result.skipped
+    assert SkippedUser("carol", SkipReason.ONLY_ON_ONE_SERVER, "c") in result.skipped
 
 
 def test_users_mapping_and_exclusions_override_names() -> None:
@@ -66,7 +68,7 @@ def test_mapped_user_that_does_not_exist_is_reported() -> None:
     options = SyncOptions(user_map={"Dad": {"a": "dad", "b": "nobody"}})
     result = match_users({"a": users("Dad"), "b": users("Dad")}, options)
     assert result.users == ()
-    assert "Dad on b: mapped user not found" in result.skipped
+    assert SkippedUser("Dad", SkipReason.MAPPED_USER_NOT_FOUND, "b") in result.skipped
 
 
 def test_disabled_and_hidden_users_are_skipped_unless_asked() -> None:
@@ -76,8 +78,8 @@ def test_disabled_and_hidden_users_are_skipped_unless_asked() -> None:
     }
     result = match_users(servers, SyncOptions(include_hidden_users=False))
     assert result.users == ()
-    assert "Kid on a: disabled" in result.skipped
-    assert "Admin on a: hidden" in result.skipped
+    assert SkippedUser("Kid", SkipReason.DISABLED, "a") in result.skipped
+    assert SkippedUser("Admin", SkipReason.HIDDEN, "a") in result.skipped
     result = match_users(
         servers, SyncOptions(include_disabled_users=True, include_hidden_users=True)
     )
@@ -88,7 +90,7 @@ def test_duplicate_user_names_on_a_server_are_never_guessed() -> None:
     twins = [User(id="1" * 32, name="Sam"), User(id="2" * 32, name="sam")]
     result = match_users({"a": twins, "b": users("Sam")}, SyncOptions())
     assert result.users == ()
-    assert "Sam on a: name not unique" in result.skipped
+    assert SkippedUser("Sam", SkipReason.NAME_NOT_UNIQUE, "a") in result.skipped
 
 
 # --------------------------------------------------------------------- items
@@ -295,7 +297,7 @@ def test_mapped_user_that_is_disabled_is_skipped() -> None:
     options = SyncOptions(user_map={"Dad": {"a": "Dad", "b": "Father"}})
     result = match_users({"a": a_users, "b": b_users}, options)
     assert result.users == ()
-    assert "Dad on a: disabled" in result.skipped
+    assert SkippedUser("Dad", SkipReason.DISABLED, "a") in result.skipped
 
 
 def test_unmatched_examples_are_bounded() -> None:

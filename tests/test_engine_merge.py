@@ -330,7 +330,7 @@ def test_played_without_date_gets_the_newest_known_date() -> None:
     assert target.last_played_date == D2
 
 
-def test_write_only_server_changes_are_ignored() -> None:
+def test_receive_only_server_changes_are_ignored() -> None:
     options = SyncOptions(
         servers={
             "b": ServerOptions(

@@ -12,12 +12,14 @@ import pytest
 
 from custom_components.jellyfin_sync.group import (
     GroupSettings,
+    ItemsRun,
     NoServerOnlineError,
     NothingToUndoError,
     ServerAuthError,
     ServerProblem,
     Status,
     SyncGroup,
+    UndoResult,
     UnknownCycleError,
     UnknownUserError,
 )
@@ -70,6 +72,16 @@ def make_group(
     return group, storage
 
 
+async def undo(group: SyncGroup, cycle_id: str | None = None) -> UndoResult:
+    async with group.lock:
+        return await group.undo(dry_run=False, cycle_id=cycle_id)
+
+
+async def run_items(group: SyncGroup, keys: list[tuple[str, str, str]]) -> ItemsRun:
+    async with group.lock:
+        return await group.run_items(keys)
+
+
 def movie(server: FakeServer) -> str:
     return min(i.id for i in server.items.values() if i.type == "Movie")
 
@@ -77,7 +89,7 @@ def movie(server: FakeServer) -> str:
 async def test_a_cycle_syncs_stores_and_publishes() -> None:
     a, b = two_servers_same_ids()
     group, storage = make_group(a, b)
-    await group.stored.load("Test")
+    await group.load()
     a.play("Alice", movie(a))
     async with group.lock:
         result = await group.run_cycle()
@@ -92,11 +104,10 @@ async def test_a_cycle_syncs_stores_and_publishes() -> None:
     # The write is remembered for echo detection.
     key = (b.server_id, b.user_id("Alice"), movie(b))
     assert group.recent_writes.candidate(key, 0.0) is not None
-    assert group.status is Status.OK
 
     # A new group over the same storage starts from what was stored.
     again, _ = make_group(a, b, storage=storage)
-    await again.stored.load("Test")
+    await again.load()
     assert again.baseline.item_count == group.baseline.item_count >= 1
     assert again.stored.last_success == result.summary.finished_at
 
@@ -154,7 +165,7 @@ async def test_undo_is_typed_and_idempotent() -> None:
     a, b = two_servers_same_ids()
     group, _ = make_group(a, b)
     with pytest.raises(NothingToUndoError):
-        await group.undo(dry_run=False, cycle_id=None)
+        await undo(group)
     async with group.lock:
         await group.run_cycle()  # first sync: nothing to combine
     b.favorite("Alice", movie(b))
@@ -163,10 +174,10 @@ async def test_undo_is_typed_and_idempotent() -> None:
     assert a.get("Alice", movie(a)).is_favorite
     cycle_id = result.response["report"]["cycle"]
     with pytest.raises(UnknownCycleError) as raised:
-        await group.undo(dry_run=False, cycle_id="2000-01-01T00:00:00Z")
+        await undo(group, "2000-01-01T00:00:00Z")
     assert raised.value.cycle_id == "2000-01-01T00:00:00Z"
 
-    undone = await group.undo(dry_run=False, cycle_id=None)
+    undone = await undo(group)
     assert undone.summary is not None
     assert undone.summary["cycle_id"] == cycle_id
     assert undone.response["already_undone"] is False
@@ -176,9 +187,9 @@ async def test_undo_is_typed_and_idempotent() -> None:
     assert not a.get("Alice", movie(a)).is_favorite
     assert not b.get("Alice", movie(b)).is_favorite
     assert group.stored.last_undone == cycle_id
-    assert list(group.stored.undo_history)[-1]["cycle_id"] == cycle_id
+    assert group.undo_history[-1]["cycle_id"] == cycle_id
 
-    again = await group.undo(dry_run=False, cycle_id=None)
+    again = await undo(group)
     assert again.summary is None
     assert again.response["already_undone"] is True
 
@@ -203,14 +214,14 @@ async def test_saved_items_run_a_targeted_cycle_unless_they_are_echoes() -> None
         await group.run_cycle()
     a.play("Alice", movie(a))
     key_a = (a.server_id, a.user_id("Alice"), movie(a))
-    run = await group.run_items([key_a])
+    run = await run_items(group, [key_a])
     assert (run.echoes, run.cycles) == (0, 1)
     assert run.result is not None
     assert run.result.response["report"]["targeted"] is True
     assert b.get("Alice", movie(b)).played
     # Jellyfin announces the sync's own write on b: an echo, no cycle.
     key_b = (b.server_id, b.user_id("Alice"), movie(b))
-    echo = await group.run_items([key_b])
+    echo = await run_items(group, [key_b])
     assert (echo.echoes, echo.cycles, echo.result) == (1, 0, None)
 
 
@@ -222,7 +233,7 @@ async def test_a_rejected_key_stops_a_targeted_run_without_raising() -> None:
         raise JellyfinAuthError("401")
 
     b.get_system_info = rejected  # type: ignore[method-assign]
-    run = await group.run_items([(a.server_id, a.user_id("Alice"), movie(a))])
+    run = await run_items(group, [(a.server_id, a.user_id("Alice"), movie(a))])
     assert run.cycles == 1
     assert run.result is None
     assert run.auth_error is not None

@@ -517,7 +517,7 @@ async def test_read_only_server_is_never_written(
     assert _writes(home) > 0
 
 
-async def test_write_only_server_change_is_overwritten(
+async def test_receive_only_server_change_is_overwritten(
     hass: HomeAssistant, group: tuple[SimulatedServer, SimulatedServer]
 ) -> None:
     home, cabin = group

@@ -185,7 +185,7 @@ async def test_the_configuration_route_failing_writes_nothing_and_is_retried(
     assert cabin.webhook_config == before  # nothing half-written
     state = hass.states.get("sensor.cabin_instant_sync")
     assert state.state == "error"
-    assert "500" in state.attributes["error"]
+    assert state.attributes["error"] == "server_error"
     assert cabin.api_key not in str(state.attributes)
 
     cabin.faults.route_failures.clear()

@@ -123,7 +123,7 @@ async def test_actions_with_wrong_input_change_nothing(
     await setup_entry(hass, entry)
     home.act("alice").mark_played(matchable_movies(home)[0].id)
     before = (home.dump_user_data(), cabin.dump_user_data())
-    history = list(entry.runtime_data.group.stored.history)
+    history = entry.runtime_data.group.history
     for service in ("run", "undo"):
         with pytest.raises(ServiceValidationError) as err:
             await hass.services.async_call(
@@ -132,7 +132,7 @@ async def test_actions_with_wrong_input_change_nothing(
         assert err.value.translation_domain == DOMAIN
         assert err.value.translation_key in _strings()["exceptions"]
     assert (home.dump_user_data(), cabin.dump_user_data()) == before
-    assert list(entry.runtime_data.group.stored.history) == history
+    assert entry.runtime_data.group.history == history
 
 
 async def _chunks(total: int) -> AsyncIterator[bytes]:

@@ -168,20 +168,23 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
 
     @property
     def status(self) -> str:
-        """The status sensor's state."""
-        return self.group.status.value
+        """The status sensor's state: syncing, else the published cycle's outcome."""
+        if self.group.syncing:
+            return Status.SYNCING.value
+        cycle = self.data.last_cycle if self.data else None
+        return Status.IDLE.value if cycle is None else cycle.outcome.value
 
     @property
     def last_report(self) -> dict[str, Any] | None:
         """The last cycle's report (action answer form)."""
-        return self.group.stored.last_report
+        return self.group.last_report
 
     # ---- lifecycle ------------------------------------------------------------------
 
     @override
     async def _async_setup(self) -> None:
         """Load the stored state (once, before the first cycle)."""
-        await self.group.stored.load(self.config_entry.title)
+        await self.group.load()
 
     @staticmethod
     async def async_remove_store(
@@ -236,7 +239,10 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 translation_key="too_few_servers_online",
                 translation_placeholders={"title": self.config_entry.title},
             ) from err
-        await self._async_server_issues()
+        self._version_issues()
+        await async_failure_issues(
+            self.hass, self.config_entry.title, self.group.states.values()
+        )
         return data
 
     async def _async_cycle(
@@ -255,6 +261,7 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 users=users,
                 approve_held=approve_held,
                 on_start=self._on_start,
+                on_checked=self._version_issues,
             )
         except ServerAuthError as err:
             raise self._auth_failed(err) from err
@@ -269,7 +276,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
 
     async def _async_present(self, result: CycleResult) -> None:
         """Repair issues and the completion event of a finished cycle."""
-        await self._async_server_issues()
+        await async_failure_issues(
+            self.hass, self.config_entry.title, self.group.states.values()
+        )
         if result.held_changed:
             held_issue(
                 self.hass,
@@ -285,8 +294,9 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
             },
         )
 
-    async def _async_server_issues(self) -> None:
-        """Version and persistent-failure issues from the last check."""
+    @callback
+    def _version_issues(self) -> None:
+        """Version issues of the servers that answered the check."""
         for server_id in self.group.answered:
             info = self.group.infos[server_id]
             version_issues(
@@ -294,11 +304,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
                 server_id,
                 {"server": self.names[server_id], "version": info.version},
                 info.version_tuple,
-                self.group.minimum_version,
+                supported=self.group.supported(server_id),
             )
-        await async_failure_issues(
-            self.hass, self.config_entry.title, self.group.states.values()
-        )
 
     def _auth_failed(self, err: ServerAuthError) -> ConfigEntryAuthFailed:
         return ConfigEntryAuthFailed(
@@ -341,12 +348,15 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         The published data is updated without rescheduling the next poll, so
         polling keeps its interval however often webhooks arrive.
         """
-        run = await self.group.run_items(keys, on_start=self._on_start)
+        async with self.group.lock:
+            run = await self.group.run_items(
+                keys, on_start=self._on_start, on_checked=self._version_issues
+            )
+            if run.result is not None:
+                await self._async_present(run.result)
+                self._publish(run.result.data)
         if run.auth_error is not None:
             self.config_entry.async_start_reauth(self.hass)
-        if run.result is not None:
-            await self._async_present(run.result)
-            self._publish(run.result.data)
         return run
 
     @callback
@@ -371,7 +381,8 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
         """
         title = self.config_entry.title
         try:
-            result = await self.group.undo(dry_run=dry_run, cycle_id=cycle_id)
+            async with self.group.lock:
+                result = await self.group.undo(dry_run=dry_run, cycle_id=cycle_id)
         except NothingToUndoError as err:
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
@@ -426,7 +437,3 @@ class JellyfinSyncCoordinator(DataUpdateCoordinator[SyncGroupData]):
     def knows_user(self, server_id: str, user_id: str) -> bool:
         """Whether a server listed a user at the last check (the webhook asks)."""
         return self.group.knows_user(server_id, user_id)
-
-
-# Statuses the status sensor can show (its enum options).
-STATUSES = tuple(status.value for status in Status)

@@ -67,8 +67,8 @@ async def async_get_config_entry_diagnostics(
             "held": coordinator.data.held,
             "baseline_items": coordinator.group.baseline.item_count,
             "undoable_cycles": len(coordinator.group.baseline.history),
-            "undo_history": list(coordinator.group.stored.undo_history),
-            "history": list(coordinator.group.stored.history),
+            "undo_history": coordinator.group.undo_history,
+            "history": coordinator.group.history,
             "last_report": coordinator.last_report,
             # Counters only: the webhook id (a secret) is never included.
             "webhook": dict(coordinator.webhook.stats)

@@ -252,7 +252,8 @@ class InstantSync:
                 server[CONF_NAME],
                 err,
             )
-        self.error[server_id] = f"{type(err).__name__}: {err}"
+        # A key (the sensor's attribute translations word it), never a message.
+        self.error[server_id] = err.reason.value
         # With the option off only a clean-up failed: the feature stays "off".
         self.status[server_id] = (
             InstantStatus.ERROR if self.enabled else InstantStatus.OFF

@@ -306,7 +306,7 @@ def _server_options(
 
     A field with a source server is read from that server only: the source keeps
     its own direction for the field, every other server that may be written only
-    receives it (``WRITE_ONLY``) and the rest take no part in it. A stored source
+    receives it (``Direction.RECEIVE_ONLY``) and the rest take no part in it. A stored source
     that can no longer send (its server became receive only or off) is ignored.
     """
     directions = {

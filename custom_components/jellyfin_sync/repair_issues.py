@@ -28,7 +28,6 @@ from .const import (
     PROBLEM_SELECTOR,
 )
 from .group import ServerProblem, ServerState
-from .jellyfin.models import MIN_SUPPORTED_VERSION
 
 
 def version_issues(
@@ -36,16 +35,18 @@ def version_issues(
     server_id: str,
     placeholders: dict[str, str],
     version: tuple[int, ...],
-    minimum: tuple[int, ...] = MIN_SUPPORTED_VERSION,
-) -> bool:
-    """Raise or clear a server's version issues; ``False`` when too old to sync.
+    *,
+    supported: bool,
+) -> None:
+    """Raise or clear a server's version issues.
 
-    ``placeholders`` names the server and its version for the texts; ``minimum``
-    is the oldest version synced (the coordinator's).
+    ``placeholders`` names the server and its version for the texts; ``supported``
+    is the group's verdict (``SyncGroup.supported``): an unsupported server is left
+    out of every cycle, a 10.8 one syncs with reduced capabilities.
     """
     old_id = f"{ISSUE_OLD_VERSION}_{server_id}"
     unsupported_id = f"{ISSUE_UNSUPPORTED}_{server_id}"
-    if version[:2] < minimum:
+    if not supported:
         ir.async_delete_issue(hass, DOMAIN, old_id)
         ir.async_create_issue(
             hass,
@@ -56,7 +57,7 @@ def version_issues(
             translation_key=ISSUE_UNSUPPORTED,
             translation_placeholders=placeholders,
         )
-        return False
+        return
     ir.async_delete_issue(hass, DOMAIN, unsupported_id)
     if version[:2] < FULL_FEATURED_VERSION:
         ir.async_create_issue(
@@ -70,7 +71,6 @@ def version_issues(
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, old_id)
-    return True
 
 
 async def async_problem_texts(hass: HomeAssistant) -> dict[ServerProblem, str]:

@@ -50,7 +50,7 @@ class GroupSettings:
 
     title: str
     names: Mapping[str, str]
-    """Server id -> name, in priority order."""
+    """Server id -> name, in the order of the group's servers."""
     dry_run: bool
     """Whether cycles only plan, unless a run says otherwise."""
     fields: frozenset[SyncField]
@@ -120,7 +120,8 @@ class SyncGroup:
         self.stored = StoredState(storage)
         self._clock = clock
         self.lock = asyncio.Lock()
-        """Held while a cycle (or an undo) runs."""
+        """Held while a cycle (or an undo) runs: whoever runs one takes it first,
+        so that what it does with the result (publish, events) is in order too."""
         self.syncing = False
         self.engine: SyncEngine | None = None
         self._engine_servers: frozenset[str] = frozenset()
@@ -145,12 +146,23 @@ class SyncGroup:
         return self.settings.names
 
     @property
-    def status(self) -> Status:
-        """The status sensor's state."""
-        if self.syncing:
-            return Status.SYNCING
-        cycle = self.stored.last_cycle
-        return Status.IDLE if cycle is None else cycle.outcome
+    def last_report(self) -> dict[str, Any] | None:
+        """The last cycle's report (the ``run`` action's form)."""
+        return self.stored.last_report
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The last cycle summaries, oldest first."""
+        return list(self.stored.history)
+
+    @property
+    def undo_history(self) -> list[dict[str, Any]]:
+        """The last undos (ids and counts), oldest first."""
+        return list(self.stored.undo_history)
+
+    async def load(self) -> None:
+        """Read the stored state (once, before the first check)."""
+        await self.stored.load(self.settings.title)
 
     def data(self, summary: CycleSummary | None = None) -> SyncGroupData:
         """What the group publishes now."""
@@ -196,15 +208,10 @@ class SyncGroup:
                 problems[server_id] = ServerProblem.UNSUPPORTED_VERSION
         return problems
 
-    @property
-    def minimum_version(self) -> tuple[int, int]:
-        """The oldest Jellyfin version the group syncs."""
-        return MIN_SUPPORTED_VERSION
-
     def supported(self, server_id: str) -> bool:
         """Whether a server's version can be synced (unknown counts as yes)."""
         info = self.infos.get(server_id)
-        return info is None or info.version_tuple[:2] >= self.minimum_version
+        return info is None or info.version_tuple[:2] >= MIN_SUPPORTED_VERSION
 
     async def _probe(self) -> dict[str, JellyfinError | None]:
         """Read identity, version and users of every server at once."""
@@ -308,8 +315,12 @@ class SyncGroup:
         approve_held: bool = False,
         targets: Targets | None = None,
         on_start: Callable[[], None] | None = None,
+        on_checked: Callable[[], None] | None = None,
     ) -> CycleResult:
         """One cycle: check, sync the usable servers, store. The caller holds the lock.
+
+        ``on_start`` is called as the cycle starts (:attr:`syncing` is set),
+        ``on_checked`` once the servers were checked (:attr:`answered`, :attr:`infos`).
 
         Raises:
             ServerAuthError: a server rejected its key.
@@ -324,6 +335,7 @@ class SyncGroup:
                 users=users,
                 approve_held=approve_held,
                 targets=targets,
+                on_checked=on_checked,
             )
         finally:
             self.syncing = False
@@ -336,9 +348,12 @@ class SyncGroup:
         users: list[str] | None,
         approve_held: bool,
         targets: Targets | None,
+        on_checked: Callable[[], None] | None,
     ) -> CycleResult:
         started = self._clock()
         problems = await self.check_servers()
+        if on_checked is not None:
+            on_checked()
         online = [sid for sid in self.clients if sid not in problems]
         if len(online) < 2:
             summary = CycleSummary(
@@ -389,46 +404,50 @@ class SyncGroup:
         keys: Collection[ItemKey],
         *,
         on_start: Callable[[], None] | None = None,
+        on_checked: Callable[[], None] | None = None,
     ) -> ItemsRun:
         """A targeted cycle over items saved on the servers (echoes dropped first).
 
-        Takes the lock. A server that rejects its key stops the cycle; the answer
-        says so (:attr:`ItemsRun.auth_error`) instead of raising.
+        The caller holds the lock, as for :meth:`run_cycle`. A server that rejects
+        its key stops the cycle; the answer says so (:attr:`ItemsRun.auth_error`)
+        instead of raising.
         """
-        async with self.lock:
-            kept, echoes = await drop_echoes(
-                self.recent_writes,
-                self.clients,
-                self.settings.fields,
-                keys,
-                asyncio.get_running_loop().time(),
+        kept, echoes = await drop_echoes(
+            self.recent_writes,
+            self.clients,
+            self.settings.fields,
+            keys,
+            asyncio.get_running_loop().time(),
+        )
+        if not kept:
+            return ItemsRun(echoes)
+        targets: dict[str, list[tuple[str, str]]] = {}
+        for server_id, user_id, item_id in sorted(kept):
+            targets.setdefault(server_id, []).append((user_id, item_id))
+        try:
+            result = await self.run_cycle(
+                targets=targets, on_start=on_start, on_checked=on_checked
             )
-            if not kept:
-                return ItemsRun(echoes)
-            targets: dict[str, list[tuple[str, str]]] = {}
-            for server_id, user_id, item_id in sorted(kept):
-                targets.setdefault(server_id, []).append((user_id, item_id))
-            try:
-                result = await self.run_cycle(targets=targets, on_start=on_start)
-            except ServerAuthError as err:
-                return ItemsRun(echoes, None, 1, err)
+        except ServerAuthError as err:
+            return ItemsRun(echoes, None, 1, err)
         return ItemsRun(echoes, result, 1)
 
     # ---- undo -----------------------------------------------------------------------
 
     async def undo(self, *, dry_run: bool, cycle_id: str | None) -> UndoResult:
-        """Write back what a cycle overwrote (see :func:`.undoing.undo`). Takes the lock.
+        """Write back what a cycle overwrote (see :func:`.undoing.undo`).
+
+        The caller holds the lock, as for :meth:`run_cycle`.
 
         Raises:
             NothingToUndoError: there is no applied cycle to undo.
             UnknownCycleError: ``cycle_id`` names no recorded cycle.
         """
-        async with self.lock:
-            return await undoing.undo(
-                self._engine(),
-                self.stored,
-                self.names,
-                now=self._clock,
-                dry_run=dry_run,
-                cycle_id=cycle_id,
-            )
+        return await undoing.undo(
+            self._engine(),
+            self.stored,
+            self.names,
+            now=self._clock,
+            dry_run=dry_run,
+            cycle_id=cycle_id,
+        )

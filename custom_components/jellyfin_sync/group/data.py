@@ -90,7 +90,11 @@ class CycleSummary:
     held: int = 0
     servers: tuple[str, ...] = ()
     """Server ids that took part."""
+    errors: int = 0
+    """Failures of the cycle (the report lists them)."""
     error: str | None = None
+    """Why the cycle is not ``ok``, as a key: ``too_few_servers_online`` or
+    ``sync_errors`` (see ``errors`` and the report)."""
 
     @classmethod
     def of(
@@ -118,7 +122,8 @@ class CycleSummary:
             unmatched=sum(report.unmatched.values()),
             held=report.held,
             servers=tuple(sorted(s for s, r in report.servers.items() if r.readable)),
-            error=None if report.ok else f"{report.errors_total} errors",
+            errors=report.errors_total,
+            error=None if report.ok else "sync_errors",
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -136,6 +141,7 @@ class CycleSummary:
             "unmatched": self.unmatched,
             "held": self.held,
             "servers": list(self.servers),
+            "errors": self.errors,
             "error": self.error,
         }
 

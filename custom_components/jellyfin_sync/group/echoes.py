@@ -61,13 +61,6 @@ class RecentWrites:
         self._writes.pop(key, None)
 
 
-def same_state(
-    current: UserData, written: UserData, fields: Iterable[SyncField]
-) -> bool:
-    """Whether ``current`` holds ``written`` in every synced field."""
-    return all(fx.same(f, current, written) for f in fields)
-
-
 async def drop_echoes(
     recent: RecentWrites,
     clients: Mapping[str, JellyfinClient],
@@ -105,7 +98,7 @@ async def drop_echoes(
         for item_id, written in wanted.items():
             key = (server_id, user_id, item_id)
             state = current.get(item_id)
-            if state is not None and same_state(state, written, fields):
+            if state is not None and fx.holds(state, written, fields):
                 echoes += 1
                 continue
             recent.forget(key)

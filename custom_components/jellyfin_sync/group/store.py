@@ -57,7 +57,6 @@ class StoredState:
         self.baseline = Baseline()
         self.history: deque[dict[str, Any]] = deque(maxlen=REPORT_HISTORY)
         self.last_report: dict[str, Any] | None = None
-        self.last_cycle: CycleSummary | None = None
         self.tracked: dict[str, int] = {}
         self.held = 0
         self.last_success: datetime | None = None
@@ -112,7 +111,6 @@ class StoredState:
         if changed and report is not None:
             self.held = report.held
         self.last_report = report_dict
-        self.last_cycle = summary
         self.history.append(summary.as_dict())
         if changed:
             await self.save()

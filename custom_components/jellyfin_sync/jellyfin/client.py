@@ -40,7 +40,8 @@ Behaviour:
   absolute writes after a timeout, connection loss or 500/502/503/504; writes that add
   a play (``MarkPlayed`` with a date) only when the request provably was not processed
   (connection refused, 503). 4xx answers are never retried.
-* Errors are :mod:`.exceptions` classes: connection/timeout, auth (401/403), not found
+* Errors are :mod:`.exceptions` classes (the two that carry user data in
+  :mod:`.write_errors`), each with a stable ``reason``: connection/timeout, auth (401/403), not found
   (404), request (other 4xx), server (5xx; 503 is ``JellyfinStartingError`` with
   ``retry_after``), response (HTML, truncated or wrong-shaped JSON, not Jellyfin),
   unsupported (the version cannot write a field), verification (read-back differs).

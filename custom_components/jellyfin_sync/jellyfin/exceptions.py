@@ -15,9 +15,9 @@ from typing import ClassVar
 class ErrorReason(StrEnum):
     """Why a request failed, as a stable key.
 
-    Callers report these, never an English message: the Home Assistant layer turns
-    them into translated text (``entity``/``issues`` translation keys), and the
-    config flow's errors use the same words.
+    Callers report these, never an English message: the engine's ``SyncError``, the
+    group's server problems and the instant-sync status carry them, and the Home
+    Assistant layer words them through its translations.
     """
 
     ERROR = "error"

@@ -1,7 +1,7 @@
 """What a user-data field is and when two values are the same: one home for the rules.
 
 The client (write planning, read-back checks), the engine (merge, plan, undo) and the
-webhook (echo detection) all use these; none writes them again.
+group (echo detection, ``group/echoes.py``) all use these; none writes them again.
 
 * Fields are read and replaced by :class:`~.models.SyncField`.
 * Dates are the same within :data:`DATE_TOLERANCE_S`: servers store them at
@@ -25,6 +25,7 @@ __all__ = [
     "copy_fields",
     "dates_match",
     "get",
+    "holds",
     "is_reset",
     "likes_rating",
     "normalize_id",
@@ -72,6 +73,15 @@ def dates_match(left: datetime | None, right: datetime | None) -> bool:
     if left is None or right is None:
         return left is right
     return abs((left - right).total_seconds()) < DATE_TOLERANCE_S
+
+
+def holds(current: UserData, wanted: UserData, fields: Iterable[SyncField]) -> bool:
+    """Whether ``current`` holds ``wanted`` in every one of ``fields``.
+
+    >>> holds(UserData(played=True, rating=5.0), UserData(played=True), [SyncField.PLAYED])
+    True
+    """
+    return all(same(f, current, wanted) for f in fields)
 
 
 def same(sync_field: SyncField, left: UserData, right: UserData) -> bool:

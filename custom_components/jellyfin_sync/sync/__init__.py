@@ -48,7 +48,14 @@ from .plan import (
     advance_baseline,
     build_plan,
 )
-from .report import ServerReport, Stage, SyncError, SyncReport
+from .report import (
+    ServerReport,
+    SkippedUser,
+    SkipReason,
+    Stage,
+    SyncError,
+    SyncReport,
+)
 
 __all__ = [
     "ALL_FIELDS",
@@ -74,7 +81,9 @@ __all__ = [
     "ServerClient",
     "ServerOptions",
     "ServerReport",
+    "SkipReason",
     "Skipped",
+    "SkippedUser",
     "Stage",
     "SyncEngine",
     "SyncError",

@@ -62,8 +62,7 @@ class Applying:
 
     def landed(self, current: UserData) -> bool:
         """Whether a server holds what the write asked for in every field."""
-        desired = self.desired
-        return all(fx.same(f, current, desired) for f in self.fields)
+        return fx.holds(current, self.desired, self.fields)
 
 
 type ApplyingKey = tuple[str, str, str]

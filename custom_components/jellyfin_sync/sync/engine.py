@@ -1,7 +1,7 @@
 """The sync engine: collect from every server, match, plan, apply, report, undo.
 
-This is the only part of ``sync/`` that does I/O, always through a
-:class:`~.client.ServerClient`. It keeps an item index per server in memory between
+Its collaborators (``indexing``, ``reading``, ``collecting``, ``applying``,
+``undoing``) do the I/O, always through a :class:`~.client.ServerClient`. It keeps an item index per server in memory between
 cycles (refreshed fully every ``index_refresh_cycles`` cycles, extended
 incrementally from each cycle's reads) and reads per user only the items that carry
 user data, so a cycle where nothing changed costs a few small listings per user.
@@ -15,7 +15,7 @@ indexes), :class:`~.reading.Reader` (a user's data on a server),
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime
 import time
 from typing import Any
@@ -33,9 +33,14 @@ from .options import FirstSyncPolicy, MatchMethod, SyncOptions
 from .pacing import drive
 from .plan import PlannedWrite, SyncPlan, UserSnapshot, advance_steps, plan_steps
 from .reading import Reader
-from .report import SyncReport
+from .report import SkippedUser, SkipReason, SyncReport
 from .state import EngineState, ServerState
 from .undoing import Undoer
+
+
+def _waiting(users: Iterable[str]) -> list[SkippedUser]:
+    """Users whose first sync waits for the primary server."""
+    return [SkippedUser(user, SkipReason.WAITS_FOR_PRIMARY) for user in users]
 
 
 class SyncEngine:
@@ -171,7 +176,7 @@ class SyncEngine:
         """The users of this cycle: matched across the servers that answered.
 
         Only those named in ``users`` when given; with ``primary_wins``, not those
-        whose first sync needs the source server while it is down.
+        whose first sync needs the primary server while it is down.
         """
         user_match = match_users(
             {sid: s.users for sid, s in ready.items()}, self.options
@@ -179,22 +184,20 @@ class SyncEngine:
         report.users_skipped = list(user_match.skipped)
         wanted = {u.casefold() for u in users} if users is not None else None
         selected = [u for u in user_match.users if wanted is None or u.key in wanted]
-        source = self._state.servers.get(self.options.primary_server or "")
+        primary = self._state.servers.get(self.options.primary_server or "")
         if (
             self.options.first_sync is FirstSyncPolicy.PRIMARY_WINS
-            and source is not None
-            and not source.ready
+            and primary is not None
+            and not primary.ready
         ):
-            # The source's users are unknown while it is down: whoever has not had
-            # a first sync with it waits (the plan handles a source that answered).
+            # The primary's users are unknown while it is down: whoever has not had
+            # a first sync with it waits (the plan handles a primary that answered).
             waiting = [
                 u
                 for u in selected
-                if source.server_id not in self.baseline.user(u.key).servers
+                if primary.server_id not in self.baseline.user(u.key).servers
             ]
-            report.users_skipped.extend(
-                f"{u.key}: first sync waits for the source server" for u in waiting
-            )
+            report.users_skipped.extend(_waiting(u.key for u in waiting))
             selected = [u for u in selected if u not in waiting]
         return selected
 
@@ -372,9 +375,7 @@ class SyncEngine:
     def _report_plan(self, report: SyncReport, plan: SyncPlan) -> None:
         """Fill the report's plan figures (writes, held, conflicts, guard)."""
         report.items_compared = plan.compared
-        report.users_skipped.extend(
-            f"{user}: first sync waits for the source server" for user in plan.waiting
-        )
+        report.users_skipped.extend(_waiting(plan.waiting))
         report.writes_planned = len(plan.writes)
         report.held = len(plan.held)
         for w in plan.held:

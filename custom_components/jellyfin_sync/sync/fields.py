@@ -14,6 +14,7 @@ from custom_components.jellyfin_sync.jellyfin.models import (
 from custom_components.jellyfin_sync.jellyfin.userdata import (
     copy_fields,
     get,
+    holds,
     is_reset,
     likes_rating,
     same,
@@ -28,6 +29,7 @@ __all__ = [
     "copy_fields",
     "dump",
     "get",
+    "holds",
     "is_reset",
     "likes_rating",
     "load",

@@ -15,7 +15,8 @@ the last sync. The rules, as the README explains them to users:
 * favourite or rating changed differently: the priority order decides;
 * servers without a base (first sync, or a server newly added) are combined with the
   result by the first-sync policy: ``merge`` (watched anywhere, highest play count,
-  newest position and date, favourite anywhere, rating by priority) or ``source``;
+  newest position and date, favourite anywhere, rating by priority) or
+  ``primary_wins``;
 * a played item without a last-played date gets the newest date any server knows,
   else the time of the sync.
 """

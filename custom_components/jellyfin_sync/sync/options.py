@@ -10,10 +10,11 @@ from enum import StrEnum
 
 from custom_components.jellyfin_sync.jellyfin.models import SyncField
 
+from .fields import FIELD_ORDER
 from .kinds import ALL_TYPES, LibraryChoice
 
 #: Every field the engine knows how to sync, in the order the options show them.
-ALL_FIELDS: tuple[SyncField, ...] = tuple(SyncField)
+ALL_FIELDS: tuple[SyncField, ...] = FIELD_ORDER
 #: Fields that follow the newest last-played date as one group in a conflict.
 PLAYBACK_GROUP: tuple[SyncField, ...] = (
     SyncField.PLAYED,
@@ -174,7 +175,7 @@ class SyncOptions:
     """Entries kept in each list of a report (counts are always complete)."""
     yield_every: int = 50
     """Items processed per step of the long loops: a step generator checks the time
-    budget after each (see ``engine.STEP_BUDGET``), other loops yield to the event
+    budget after each (see ``pacing.STEP_BUDGET``), other loops yield to the event
     loop."""
 
     @property

@@ -29,6 +29,37 @@ class Stage(StrEnum):
     """Reading what an undo would overwrite."""
 
 
+class SkipReason(StrEnum):
+    """Why a user takes no part in a cycle."""
+
+    DISABLED = "disabled"
+    HIDDEN = "hidden"
+    MAPPED_USER_NOT_FOUND = "mapped_user_not_found"
+    """A line of the explicit mapping names no (or more than one) user there."""
+    NAME_NOT_UNIQUE = "name_not_unique"
+    ONLY_ON_ONE_SERVER = "only_on_one_server"
+    WAITS_FOR_PRIMARY = "waits_for_primary"
+    """First sync with ``primary_wins``: the primary server was not read."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SkippedUser:
+    """A user (on one server, or everywhere) a cycle leaves out, and why."""
+
+    user: str
+    reason: SkipReason
+    server_id: str = ""
+    """The server concerned (empty: the user as a whole)."""
+
+    def to_dict(self) -> dict[str, str]:
+        """JSON-safe form (action responses, diagnostics)."""
+        return {
+            "user": self.user,
+            "reason": self.reason.value,
+            "server": self.server_id,
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class SyncError:
     """One failure of a cycle, as data: the Home Assistant layer words it.
@@ -133,7 +164,7 @@ class SyncReport:
     undo: bool = False
     servers: dict[str, ServerReport] = field(default_factory=dict)
     users: list[str] = field(default_factory=list)
-    users_skipped: list[str] = field(default_factory=list)
+    users_skipped: list[SkippedUser] = field(default_factory=list)
     items_compared: int = 0
     matches_by_method: dict[str, int] = field(default_factory=dict)
     unmatched: dict[str, int] = field(default_factory=dict)
@@ -192,7 +223,7 @@ class SyncReport:
             "ok": self.ok,
             "servers": [self.servers[s].to_dict() for s in sorted(self.servers)],
             "users": list(self.users),
-            "users_skipped": list(self.users_skipped),
+            "users_skipped": [u.to_dict() for u in self.users_skipped],
             "items_compared": self.items_compared,
             "matches_by_method": dict(sorted(self.matches_by_method.items())),
             "unmatched": dict(sorted(self.unmatched.items())),

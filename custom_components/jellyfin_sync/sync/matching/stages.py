@@ -190,7 +190,7 @@ def _add_unmatched(result: ItemMatch, nodes: Nodes, node: int) -> None:
     result.unmatched[server_id] += 1
     examples = result.unmatched_examples.setdefault(server_id, [])
     if len(examples) < UNMATCHED_EXAMPLES:
-        examples.append(nodes.item[node][0])
+        examples.append(nodes.item[node][Slot.ID])
 
 
 def _add_matched(
@@ -201,14 +201,14 @@ def _add_matched(
     members: Sequence[int],
 ) -> None:
     if name in result.by_identity:
-        name = f"{name}#{nodes.item[members[0]][0]}"
+        name = f"{name}#{nodes.item[members[0]][Slot.ID]}"
     index = result.items.add(
-        name, method, [(nodes.server[n], nodes.item[n][0]) for n in members]
+        name, method, [(nodes.server[n], nodes.item[n][Slot.ID]) for n in members]
     )
     result.by_identity[name] = index
     result.by_method[method] += 1
     for n in members:
-        result.members_index[nodes.server[n]][nodes.item[n][0]] = index
+        result.members_index[nodes.server[n]][nodes.item[n][Slot.ID]] = index
 
 
 def build_result(

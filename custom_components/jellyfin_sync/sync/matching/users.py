@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from custom_components.jellyfin_sync.jellyfin.models import User, normalize_id
 from custom_components.jellyfin_sync.sync.options import SyncOptions
+from custom_components.jellyfin_sync.sync.report import SkippedUser, SkipReason
 
 from .entries import Node
 
@@ -26,7 +27,7 @@ class UserMatch:
     """Result of :func:`match_users`."""
 
     users: tuple[MatchedUser, ...]
-    skipped: tuple[str, ...]
+    skipped: tuple[SkippedUser, ...]
     """Why users were left out, one line each (no ids)."""
 
 
@@ -46,16 +47,16 @@ def match_users(users: Mapping[str, Sequence[User]], options: SyncOptions) -> Us
     excluded = {e.casefold() for e in options.excluded_users} | {
         normalize_id(e) for e in options.excluded_users
     }
-    skipped: list[str] = []
+    skipped: list[SkippedUser] = []
 
     def usable(server_id: str, user: User) -> bool:
         if user.name.casefold() in excluded or user.id in excluded:
             return False
         if user.is_disabled and not options.include_disabled_users:
-            skipped.append(f"{user.name} on {server_id}: disabled")
+            skipped.append(SkippedUser(user.name, SkipReason.DISABLED, server_id))
             return False
         if user.is_hidden and not options.include_hidden_users:
-            skipped.append(f"{user.name} on {server_id}: hidden")
+            skipped.append(SkippedUser(user.name, SkipReason.HIDDEN, server_id))
             return False
         return True
 
@@ -69,7 +70,9 @@ def match_users(users: Mapping[str, Sequence[User]], options: SyncOptions) -> Us
         for server_id, ref in sorted(options.user_map[sync_name].items()):
             found = [u for u in users.get(server_id, ()) if _user_ref_matches(u, ref)]
             if len(found) != 1:
-                skipped.append(f"{sync_name} on {server_id}: mapped user not found")
+                skipped.append(
+                    SkippedUser(sync_name, SkipReason.MAPPED_USER_NOT_FOUND, server_id)
+                )
                 continue
             claimed.add((server_id, found[0].id))
             if usable(server_id, found[0]):
@@ -88,7 +91,9 @@ def match_users(users: Mapping[str, Sequence[User]], options: SyncOptions) -> Us
     for key, per_server in by_name.items():
         for server_id, found in per_server.items():
             if len(found) > 1:
-                skipped.append(f"{found[0].name} on {server_id}: name not unique")
+                skipped.append(
+                    SkippedUser(found[0].name, SkipReason.NAME_NOT_UNIQUE, server_id)
+                )
                 continue
             groups.setdefault(key, {})[server_id] = found[0]
             names.setdefault(key, found[0].name)
@@ -97,7 +102,7 @@ def match_users(users: Mapping[str, Sequence[User]], options: SyncOptions) -> Us
         members = groups[key]
         if len(members) < 2:
             only = next(iter(members))
-            skipped.append(f"{names[key]}: only on {only}")
+            skipped.append(SkippedUser(names[key], SkipReason.ONLY_ON_ONE_SERVER, only))
             continue
         matched.append(
             MatchedUser(
