@@ -29,6 +29,7 @@ from custom_components.jellyfin_sync.const import (
 from custom_components.jellyfin_sync.diagnostics import (
     async_get_config_entry_diagnostics,
 )
+from custom_components.jellyfin_sync.flow_common import async_webhook_placeholders
 from custom_components.jellyfin_sync.webhook import (
     WEBHOOK_TEMPLATE,
     WebhookEvent,
@@ -241,3 +242,15 @@ async def test_webhook_id_is_not_in_diagnostics(
     text = json.dumps(diagnostics, default=str)
     assert entry.data[CONF_WEBHOOK_ID] not in text
     assert path.rsplit("/", 1)[1] == entry.data[CONF_WEBHOOK_ID]
+
+
+async def test_webhook_url_before_the_group_exists_is_a_translated_text(
+    hass: HomeAssistant,
+) -> None:
+    """Without a webhook id yet, the form says when the URL appears.
+
+    The words come from the translations, not from code.
+    """
+    placeholders = await async_webhook_placeholders(hass, None)
+    assert placeholders["webhook_url"] == "(shown once the group has been set up)"
+    assert placeholders["template"] == WEBHOOK_TEMPLATE

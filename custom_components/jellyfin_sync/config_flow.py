@@ -39,7 +39,11 @@ from .const import (
     CONF_WEBHOOK_ID,
     DOMAIN,
 )
-from .flow_common import async_ask_servers, server_picker, webhook_placeholders
+from .flow_common import (
+    async_ask_servers,
+    async_webhook_placeholders,
+    server_picker,
+)
 from .helpers import (
     ServerCheckError,
     async_check_server,
@@ -289,7 +293,9 @@ class JellyfinSyncConfigFlow(ConfigFlow, domain=DOMAIN):
             data={CONF_SERVERS: self._servers, CONF_WEBHOOK_ID: webhook_id},
             options=options,
             # Shown once the group exists: how to set up the Webhook plugin.
-            description_placeholders=webhook_placeholders(self.hass, webhook_id),
+            description_placeholders=await async_webhook_placeholders(
+                self.hass, webhook_id
+            ),
         )
 
     # ---- reauth ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .const import CONF_NAME, CONF_SERVER_ID
 from .helpers import client_for
 from .jellyfin import JellyfinClient
 from .jellyfin.exceptions import JellyfinError
+from .texts import async_texts
 from .webhook import WEBHOOK_TEMPLATE, webhook_url
 
 
@@ -41,14 +42,15 @@ def server_picker(servers: Sequence[Mapping[str, Any]]) -> SelectSelector:
     )
 
 
-def webhook_placeholders(hass: HomeAssistant, webhook_id: str | None) -> dict[str, str]:
+async def async_webhook_placeholders(
+    hass: HomeAssistant, webhook_id: str | None
+) -> dict[str, str]:
     """The webhook URL and template the setup instructions show."""
-    return {
-        "webhook_url": webhook_url(hass, webhook_id)
-        if webhook_id
-        else "(shown once the group has been set up)",
-        "template": WEBHOOK_TEMPLATE,
-    }
+    if webhook_id:
+        url = webhook_url(hass, webhook_id)
+    else:
+        url = (await async_texts(hass, "flow_text"))["webhook_url_later"]
+    return {"webhook_url": url, "template": WEBHOOK_TEMPLATE}
 
 
 async def async_ask_servers[T](

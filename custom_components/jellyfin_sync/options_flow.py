@@ -27,7 +27,7 @@ from .const import (
     FIELD_SOURCE_ALL,
     FIRST_SYNC_PRIMARY,
 )
-from .flow_common import async_ask_servers, webhook_placeholders
+from .flow_common import async_ask_servers, async_webhook_placeholders
 from .jellyfin.exceptions import JellyfinError
 from .options import (
     effective_options,
@@ -96,7 +96,7 @@ class JellyfinSyncOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=init_schema(current, self._servers),
             errors=errors,
-            description_placeholders=webhook_placeholders(
+            description_placeholders=await async_webhook_placeholders(
                 self.hass, self.config_entry.data.get(CONF_WEBHOOK_ID)
             ),
         )

@@ -15,7 +15,6 @@ from collections.abc import Iterable
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.translation import async_get_translations
 
 from .const import (
     DOMAIN,
@@ -28,6 +27,7 @@ from .const import (
     PROBLEM_SELECTOR,
 )
 from .group import ServerProblem, ServerState
+from .texts import async_texts
 
 
 def version_issues(
@@ -75,11 +75,8 @@ def version_issues(
 
 async def async_problem_texts(hass: HomeAssistant) -> dict[ServerProblem, str]:
     """Each server problem in the user's language (``selector.server_problem``)."""
-    strings = await async_get_translations(
-        hass, hass.config.language, "selector", [DOMAIN]
-    )
-    prefix = f"component.{DOMAIN}.selector.{PROBLEM_SELECTOR}.options."
-    return {p: strings.get(f"{prefix}{p.value}", p.value) for p in ServerProblem}
+    texts = await async_texts(hass, PROBLEM_SELECTOR)
+    return {p: texts.get(p.value, p.value) for p in ServerProblem}
 
 
 async def async_failure_issues(

@@ -17,6 +17,7 @@ from homeassistant.exceptions import HomeAssistantError
 from .compat import RepairsFlowResult, vol
 from .const import DOMAIN, ISSUE_HELD
 from .coordinator import JellyfinSyncConfigEntry
+from .texts import async_texts
 
 
 class HeldChangesRepairFlow(RepairsFlow):
@@ -59,6 +60,7 @@ class HeldChangesRepairFlow(RepairsFlow):
                 errors["base"] = "apply_failed"
             else:
                 return self.async_create_entry(data={})
+        texts = await async_texts(self.hass, "held_text")
         return self.async_show_form(
             step_id="confirm",
             data_schema=vol.Schema({}),
@@ -66,29 +68,50 @@ class HeldChangesRepairFlow(RepairsFlow):
             description_placeholders={
                 "title": entry.title,
                 "held": str(coordinator.data.held),
-                "summary": held_summary(coordinator.last_report, coordinator.names),
-                "examples": held_examples(coordinator.last_report, coordinator.names),
+                "summary": held_summary(
+                    coordinator.last_report, coordinator.names, texts
+                ),
+                "examples": held_examples(
+                    coordinator.last_report, coordinator.names, texts
+                ),
             },
         )
 
 
-def held_summary(report: Mapping[str, Any] | None, names: Mapping[str, str]) -> str:
-    """One line per user and server whose resets the guard held (no item data)."""
+def held_summary(
+    report: Mapping[str, Any] | None,
+    names: Mapping[str, str],
+    texts: Mapping[str, str],
+) -> str:
+    """One line per user and server whose resets the guard held (no item data).
+
+    ``texts`` are the ``selector.held_text`` translations (:func:`.texts.async_texts`).
+    """
     lines = [
-        f"{g['user']} on {names.get(g['server'], g['server'])}: "
-        f"{g['resets']} of {g['items_with_data']} items"
+        texts["guard"].format(
+            user=g["user"],
+            server=names.get(g["server"], g["server"]),
+            resets=g["resets"],
+            items=g["items_with_data"],
+        )
         for g in (report or {}).get("guard", [])
     ]
     return "; ".join(lines) or "-"
 
 
 def held_examples(
-    report: Mapping[str, Any] | None, names: Mapping[str, str], limit: int = 5
+    report: Mapping[str, Any] | None,
+    names: Mapping[str, str],
+    texts: Mapping[str, str],
+    limit: int = 5,
 ) -> str:
     """The first held writes: item key and the fields they would reset."""
     examples = [
-        f"{w['identity']} on {names.get(w['server'], w['server'])}: "
-        f"{', '.join(w['resets'] or w['fields'])}"
+        texts["example"].format(
+            identity=w["identity"],
+            server=names.get(w["server"], w["server"]),
+            fields=", ".join(w["resets"] or w["fields"]),
+        )
         for w in (report or {}).get("held_writes", [])[:limit]
     ]
     return "; ".join(examples) or "-"
