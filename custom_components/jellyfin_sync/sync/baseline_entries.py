@@ -13,7 +13,7 @@ never one server's item id) the baseline keeps:
 Only non-default states are stored: an item everyone left untouched has no entry.
 """
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +107,7 @@ class EntryRecord:
                 position += EntryRecord.STATE + fx.PACKED_SIZE
 
 
-class EntryTable(MutableMapping[str, BaselineEntry]):
+class EntryTable(fx.PackedTable[BaselineEntry, PackedEntry]):
     """Identity -> :class:`BaselineEntry`, stored as flat plain tuples.
 
     A baseline holds an entry for every item a user touched on any server (tens of
@@ -116,49 +116,13 @@ class EntryTable(MutableMapping[str, BaselineEntry]):
     :func:`~.fields.pack`). Reading an entry makes its objects each time.
     """
 
-    __slots__ = ("_packed",)
+    __slots__ = ()
 
-    def __init__(self, entries: Mapping[str, BaselineEntry] | None = None) -> None:
-        """Create a table, filled from ``entries`` when given."""
-        self._packed: dict[str, PackedEntry] = {}
-        if entries is not None:
-            self.update(entries)
+    def _pack(self, value: BaselineEntry) -> PackedEntry:
+        return EntryRecord.pack(value)
 
-    def __getitem__(self, key: str) -> BaselineEntry:
-        """The entry of an identity."""
-        return EntryRecord.unpack(self._packed[key])
-
-    def __setitem__(self, key: str, entry: BaselineEntry) -> None:
-        """Store the entry of an identity."""
-        self._packed[key] = EntryRecord.pack(entry)
-
-    def __delitem__(self, key: str) -> None:
-        """Forget an identity."""
-        del self._packed[key]
-
-    def __contains__(self, key: object) -> bool:
-        """Whether an identity has an entry (without unpacking it)."""
-        return key in self._packed
-
-    def __iter__(self) -> Iterator[str]:
-        """The identities."""
-        return iter(self._packed)
-
-    def __len__(self) -> int:
-        """Number of entries."""
-        return len(self._packed)
-
-    def __eq__(self, other: object) -> bool:
-        """Equal to another table or mapping with equal entries."""
-        if isinstance(other, EntryTable):
-            return self._packed == other._packed
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        """Like a dict of the entries."""
-        return f"EntryTable({dict(self.items())!r})"
+    def _unpack(self, packed: PackedEntry) -> BaselineEntry:
+        return EntryRecord.unpack(packed)
 
     def servers(self) -> set[str]:
         """Every server id that confirmed some entry."""

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT",
     "FIELD_ORDER",
     "PACKED_SIZE",
+    "PackedTable",
     "StateTable",
     "copy_fields",
     "dump",
@@ -115,48 +116,79 @@ def unpack(packed: Packed) -> UserData:
     )
 
 
-class StateTable(MutableMapping[str, UserData]):
+class PackedTable[V, P](MutableMapping[str, V]):
+    """Key -> value, each value stored packed (a flat tuple of atoms).
+
+    The one mapping over packed records: a subclass says how one value is packed
+    (:meth:`_pack`) and read back (:meth:`_unpack`). The tuples are untracked by
+    Python's cyclic garbage collector; reading a value makes its objects each time.
+    """
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, values: Mapping[str, V] | None = None) -> None:
+        """Create a table, filled from ``values`` when given."""
+        self._packed: dict[str, P] = {}
+        if values is not None:
+            self.update(values)
+
+    def _pack(self, value: V) -> P:
+        raise NotImplementedError
+
+    def _unpack(self, packed: P) -> V:
+        raise NotImplementedError
+
+    def __getitem__(self, key: str) -> V:
+        """The value of a key."""
+        return self._unpack(self._packed[key])
+
+    def __setitem__(self, key: str, value: V) -> None:
+        """Store the value of a key."""
+        self._packed[key] = self._pack(value)
+
+    def __delitem__(self, key: str) -> None:
+        """Forget a key."""
+        del self._packed[key]
+
+    def __contains__(self, key: object) -> bool:
+        """Whether a key has a value (without unpacking it)."""
+        return key in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys."""
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        """Number of keys."""
+        return len(self._packed)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to another table of the same kind or a mapping of equal values."""
+        if type(other) is type(self):
+            return self._packed == other._packed
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        """Like a dict of the values."""
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+
+class StateTable(PackedTable[UserData, Packed]):
     """Item id -> state, the states stored packed (see :func:`pack`).
 
     Reading a state makes a :class:`UserData` each time; a snapshot reads each one
     about once per cycle.
     """
 
-    __slots__ = ("_packed",)
+    __slots__ = ()
 
-    def __init__(self, states: Mapping[str, UserData] | None = None) -> None:
-        """Create a table, filled from ``states`` when given."""
-        self._packed: dict[str, Packed] = {}
-        if states is not None:
-            self.update(states)
+    def _pack(self, value: UserData) -> Packed:
+        return pack(value)
 
-    def __getitem__(self, key: str) -> UserData:
-        """The state of an item."""
-        return unpack(self._packed[key])
-
-    def __setitem__(self, key: str, value: UserData) -> None:
-        """Store the state of an item."""
-        self._packed[key] = pack(value)
-
-    def __delitem__(self, key: str) -> None:
-        """Forget an item."""
-        del self._packed[key]
-
-    def __contains__(self, key: object) -> bool:
-        """Whether an item has a state here (without unpacking it)."""
-        return key in self._packed
-
-    def __iter__(self) -> Iterator[str]:
-        """The item ids."""
-        return iter(self._packed)
-
-    def __len__(self) -> int:
-        """Number of items."""
-        return len(self._packed)
-
-    def __repr__(self) -> str:
-        """Like a dict of the states."""
-        return f"StateTable({dict(self.items())!r})"
+    def _unpack(self, packed: Packed) -> UserData:
+        return unpack(packed)
 
 
 def dump(data: UserData) -> dict[str, Any]:
