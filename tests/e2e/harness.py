@@ -21,7 +21,8 @@ from typing import Any, Self
 
 import aiohttp
 
-from tests.simulator import SimItem, SimulatedServer
+from tests.simulator import LibrarySpec, SimItem, SimulatedServer
+from tests.simulator.fixtures import ServerFactory
 
 REPO = Path(__file__).resolve().parents[2]
 INTEGRATION = REPO / "custom_components" / "jellyfin_sync"
@@ -421,3 +422,31 @@ class HomeAssistantProcess:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{entity_id} stayed {state!r}:\n{self.log_tail()}")
             await asyncio.sleep(0.25)
+
+
+async def home_and_cabin(
+    factory: ServerFactory,
+    library: LibrarySpec,
+    *,
+    home_version: str = "10.11.11",
+    cabin_version: str = "10.10.7",
+) -> tuple[SimulatedServer, SimulatedServer]:
+    """The two servers of the end-to-end tests, both with the users alice and bob.
+
+    Their media roots differ, so items match by provider ids and relative paths.
+    """
+    home = await factory(
+        name="Home",
+        version=home_version,
+        media_root="/media/home",
+        library=library,
+        users=["alice", "bob"],
+    )
+    cabin = await factory(
+        name="Cabin",
+        version=cabin_version,
+        media_root="/mnt/cabin",
+        library=library,
+        users=["alice", "bob"],
+    )
+    return home, cabin

@@ -10,7 +10,7 @@ the device page are also written to ``docs/images/`` for the README.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 import contextlib
 import os
 from pathlib import Path
@@ -26,13 +26,14 @@ from tests.e2e.harness import (
     REPO,
     USERNAME,
     HomeAssistantProcess,
+    home_and_cabin,
     matchable_movies,
 )
 from tests.simulator import LibrarySpec, SimulatedServer
+from tests.simulator.fixtures import ServerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
-ServerFactory = Callable[..., Awaitable[SimulatedServer]]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -106,19 +107,8 @@ async def fill_server(page: Page, server: SimulatedServer) -> None:
 async def test_add_group_in_the_browser(
     tmp_path: Path, jellyfin_server_factory: ServerFactory
 ) -> None:
-    home = await jellyfin_server_factory(
-        name="Home",
-        version="10.11.11",
-        media_root="/media/home",
-        library=LIBRARY,
-        users=["alice", "bob"],
-    )
-    cabin = await jellyfin_server_factory(
-        name="Cabin",
-        version="10.11.11",
-        media_root="/mnt/cabin",
-        library=LIBRARY,
-        users=["alice", "bob"],
+    home, cabin = await home_and_cabin(
+        jellyfin_server_factory, LIBRARY, cabin_version="10.11.11"
     )
     movies = matchable_movies(home)
     home.act("alice").mark_played(movies[0].id)

@@ -10,19 +10,18 @@ the ``jellyfin_sync.run`` action (``/api/services/...?return_response``) and
 simulator's own Jellyfin semantics.
 """
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import HomeAssistantProcess, matchable_movies
+from tests.e2e.harness import HomeAssistantProcess, home_and_cabin, matchable_movies
 from tests.simulator import LibrarySpec, SimulatedServer
+from tests.simulator.fixtures import ServerFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("socket_enabled")]
 
-ServerFactory = Callable[..., Awaitable[SimulatedServer]]
 
 LIBRARY = LibrarySpec(
     seed=11,
@@ -129,19 +128,8 @@ async def test_sync_group_over_http(
     tmp_path: Path, jellyfin_server_factory: ServerFactory, home_version: str
 ) -> None:
     """The whole product over HTTP; once with Home on 10.11 and once on 12.0."""
-    home = await jellyfin_server_factory(
-        name="Home",
-        version=home_version,
-        media_root="/media/home",
-        library=LIBRARY,
-        users=["alice", "bob"],
-    )
-    cabin = await jellyfin_server_factory(
-        name="Cabin",
-        version="10.10.7",
-        media_root="/mnt/cabin",
-        library=LIBRARY,
-        users=["alice", "bob"],
+    home, cabin = await home_and_cabin(
+        jellyfin_server_factory, LIBRARY, home_version=home_version
     )
     home_movies = matchable_movies(home)
     cabin_item = {
@@ -271,20 +259,7 @@ async def test_undo_of_an_approved_mass_unwatch_over_http(
     The next cycle neither re-applies nor re-holds the un-watches; the one after
     writes nothing.
     """
-    home = await jellyfin_server_factory(
-        name="Home",
-        version="10.11.11",
-        media_root="/media/home",
-        library=LIBRARY,
-        users=["alice", "bob"],
-    )
-    cabin = await jellyfin_server_factory(
-        name="Cabin",
-        version="10.10.7",
-        media_root="/mnt/cabin",
-        library=LIBRARY,
-        users=["alice", "bob"],
-    )
+    home, cabin = await home_and_cabin(jellyfin_server_factory, LIBRARY)
     movies = matchable_movies(home)
     for movie in movies:
         home.act("alice").mark_played(movie.id)
